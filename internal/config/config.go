@@ -1,0 +1,280 @@
+// Package config defines Pylon's own YAML configuration, its defaults and its validation.
+//
+// The types here are the user-facing schema. They are plain data: every other package
+// compiles what it needs from them into live objects (see internal/runtime).
+package config
+
+import (
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the root of a Pylon configuration file.
+type Config struct {
+	// Admin is the admin listener (stats, config dump, readiness).
+	Admin Admin `yaml:"admin" json:"admin"`
+	// DrainTimeout bounds how long SIGTERM waits for in-flight requests (default 15s).
+	DrainTimeout Duration `yaml:"drain_timeout,omitempty" json:"drain_timeout,omitempty"`
+	// Listeners accept downstream traffic.
+	Listeners []Listener `yaml:"listeners" json:"listeners"`
+	// Clusters are named groups of upstream endpoints.
+	Clusters []Cluster `yaml:"clusters,omitempty" json:"clusters,omitempty"`
+
+	lines *lineIndex // field path -> line, set by Load
+}
+
+// Admin configures the admin listener.
+type Admin struct {
+	// Address is host:port; empty disables the admin listener.
+	Address string `yaml:"address,omitempty" json:"address,omitempty"`
+}
+
+// Listener is one downstream address with its HTTP connection manager settings.
+type Listener struct {
+	Name    string `yaml:"name" json:"name"`
+	Address string `yaml:"address" json:"address"`
+	// StatPrefix names the listener in stats (default: Name).
+	StatPrefix string `yaml:"stat_prefix,omitempty" json:"stat_prefix,omitempty"`
+	// TLS terminates TLS on the listener; nil means plain text.
+	TLS *ListenerTLS `yaml:"tls,omitempty" json:"tls,omitempty"`
+	// HTTP2 enables HTTP/2: ALPN h2 over TLS, h2c with prior knowledge in plain text (default true).
+	HTTP2 *bool `yaml:"http2,omitempty" json:"http2,omitempty"`
+	// MaxRequestHeadersKB bounds the request header block; larger requests get 431 (default 60).
+	MaxRequestHeadersKB int `yaml:"max_request_headers_kb,omitempty" json:"max_request_headers_kb,omitempty"`
+	// UseRemoteAddress appends the peer address to x-forwarded-for and overwrites
+	// x-forwarded-proto, as Envoy's use_remote_address does (default true: Pylon is an edge proxy).
+	UseRemoteAddress *bool `yaml:"use_remote_address,omitempty" json:"use_remote_address,omitempty"`
+	// ServerName is the value of the server response header (default "pylon").
+	ServerName string `yaml:"server_name,omitempty" json:"server_name,omitempty"`
+	// AccessLog lists the access log sinks of this listener.
+	AccessLog []AccessLog `yaml:"access_log,omitempty" json:"access_log,omitempty"`
+	// Filters is the ordered HTTP filter chain; the router is implied last.
+	Filters []Filter `yaml:"filters,omitempty" json:"filters,omitempty"`
+	// IgnorePortInHostMatching drops the :port of the host before matching domains
+	// (default false, as Envoy: "example.com:8080" then matches only a domain with that port or a wildcard).
+	IgnorePortInHostMatching bool `yaml:"ignore_port_in_host_matching,omitempty" json:"ignore_port_in_host_matching,omitempty"`
+	// VirtualHosts is the route table.
+	VirtualHosts []VirtualHost `yaml:"virtual_hosts" json:"virtual_hosts"`
+}
+
+// ListenerTLS terminates TLS. The first certificate is the default; the others are chosen by SNI.
+type ListenerTLS struct {
+	Certificates []Certificate `yaml:"certificates" json:"certificates"`
+	// MinVersion is "1.2" (default) or "1.3".
+	MinVersion string `yaml:"min_version,omitempty" json:"min_version,omitempty"`
+}
+
+// Certificate is a PEM certificate chain and its private key, read from files.
+type Certificate struct {
+	Cert string `yaml:"cert" json:"cert"`
+	Key  string `yaml:"key" json:"key"`
+}
+
+// AccessLog is one access log sink.
+type AccessLog struct {
+	// Path is "stdout", "stderr" or a file path.
+	Path string `yaml:"path" json:"path"`
+	// Format is an Envoy format string (default: Envoy's default format).
+	Format string `yaml:"format,omitempty" json:"format,omitempty"`
+	// JSON, when set, writes one JSON object a line: key -> Envoy format string.
+	JSON map[string]string `yaml:"json,omitempty" json:"json,omitempty"`
+}
+
+// Filter is one entry of the HTTP filter chain: a single-key map, filter name -> its config.
+type Filter struct {
+	Name   string    `json:"name"`
+	Config yaml.Node `json:"-"`
+	Line   int       `json:"-"`
+}
+
+// VirtualHost groups routes under a set of domains.
+type VirtualHost struct {
+	Name            string   `yaml:"name,omitempty" json:"name,omitempty"`
+	Domains         []string `yaml:"domains" json:"domains"`
+	Routes          []Route  `yaml:"routes" json:"routes"`
+	HeaderMutations `yaml:",inline" json:",inline"`
+}
+
+// HeaderMutations add and remove request and response headers.
+type HeaderMutations struct {
+	RequestHeadersToAdd     []HeaderValue `yaml:"request_headers_to_add,omitempty" json:"request_headers_to_add,omitempty"`
+	RequestHeadersToRemove  []string      `yaml:"request_headers_to_remove,omitempty" json:"request_headers_to_remove,omitempty"`
+	ResponseHeadersToAdd    []HeaderValue `yaml:"response_headers_to_add,omitempty" json:"response_headers_to_add,omitempty"`
+	ResponseHeadersToRemove []string      `yaml:"response_headers_to_remove,omitempty" json:"response_headers_to_remove,omitempty"`
+}
+
+// HeaderValue is a header to add. Append adds a value beside existing ones (default);
+// append: false replaces them.
+type HeaderValue struct {
+	Name   string `yaml:"name" json:"name"`
+	Value  string `yaml:"value" json:"value"`
+	Append *bool  `yaml:"append,omitempty" json:"append,omitempty"`
+}
+
+// Route is one match and what to do with the requests it matches.
+type Route struct {
+	Name  string     `yaml:"name,omitempty" json:"name,omitempty"`
+	Match RouteMatch `yaml:"match" json:"match"`
+
+	// Exactly one action.
+	Cluster          string            `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+	WeightedClusters []WeightedCluster `yaml:"weighted_clusters,omitempty" json:"weighted_clusters,omitempty"`
+	DirectResponse   *DirectResponse   `yaml:"direct_response,omitempty" json:"direct_response,omitempty"`
+	Redirect         *Redirect         `yaml:"redirect,omitempty" json:"redirect,omitempty"`
+
+	// Forwarding options (cluster and weighted_clusters actions).
+	PrefixRewrite string        `yaml:"prefix_rewrite,omitempty" json:"prefix_rewrite,omitempty"`
+	RegexRewrite  *RegexRewrite `yaml:"regex_rewrite,omitempty" json:"regex_rewrite,omitempty"`
+	HostRewrite   string        `yaml:"host_rewrite,omitempty" json:"host_rewrite,omitempty"`
+	// AutoHostRewrite sets the host header to the chosen endpoint's host name.
+	AutoHostRewrite bool `yaml:"auto_host_rewrite,omitempty" json:"auto_host_rewrite,omitempty"`
+	// Timeout covers the whole upstream exchange (default 15s; 0 disables).
+	Timeout *Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+
+	HeaderMutations `yaml:",inline" json:",inline"`
+
+	// Filters holds per-route filter config, by filter name; `disabled: true` turns a filter off.
+	Filters map[string]yaml.Node `yaml:"filters,omitempty" json:"-"`
+}
+
+// RouteMatch selects requests. All given conditions must hold; exactly one path condition.
+type RouteMatch struct {
+	Prefix              string `yaml:"prefix,omitempty" json:"prefix,omitempty"`
+	Path                string `yaml:"path,omitempty" json:"path,omitempty"`
+	Regex               string `yaml:"regex,omitempty" json:"regex,omitempty"`
+	PathSeparatedPrefix string `yaml:"path_separated_prefix,omitempty" json:"path_separated_prefix,omitempty"`
+	// CaseSensitive applies to prefix, path and path_separated_prefix (default true).
+	CaseSensitive *bool         `yaml:"case_sensitive,omitempty" json:"case_sensitive,omitempty"`
+	Headers       []HeaderMatch `yaml:"headers,omitempty" json:"headers,omitempty"`
+	Query         []QueryMatch  `yaml:"query,omitempty" json:"query,omitempty"`
+	Methods       []string      `yaml:"methods,omitempty" json:"methods,omitempty"`
+}
+
+// StringMatch is one string condition: exactly one of exact, prefix, suffix, contains, regex.
+type StringMatch struct {
+	Exact      *string `yaml:"exact,omitempty" json:"exact,omitempty"`
+	Prefix     string  `yaml:"prefix,omitempty" json:"prefix,omitempty"`
+	Suffix     string  `yaml:"suffix,omitempty" json:"suffix,omitempty"`
+	Contains   string  `yaml:"contains,omitempty" json:"contains,omitempty"`
+	Regex      string  `yaml:"regex,omitempty" json:"regex,omitempty"`
+	IgnoreCase bool    `yaml:"ignore_case,omitempty" json:"ignore_case,omitempty"`
+}
+
+// HeaderMatch matches a request header. With no string condition and no present, it
+// matches when the header is present. Several values of one header are joined by ",".
+type HeaderMatch struct {
+	Name        string `yaml:"name" json:"name"`
+	StringMatch `yaml:",inline" json:",inline"`
+	// Present: true matches when the header is present, false when it is absent.
+	Present *bool `yaml:"present,omitempty" json:"present,omitempty"`
+	// Invert negates the result.
+	Invert bool `yaml:"invert,omitempty" json:"invert,omitempty"`
+}
+
+// QueryMatch matches a query parameter (its first value, not URL-decoded).
+type QueryMatch struct {
+	Name        string `yaml:"name" json:"name"`
+	StringMatch `yaml:",inline" json:",inline"`
+	Present     *bool `yaml:"present,omitempty" json:"present,omitempty"`
+}
+
+// WeightedCluster is one cluster of a weighted_clusters action.
+type WeightedCluster struct {
+	Name   string `yaml:"name" json:"name"`
+	Weight uint32 `yaml:"weight" json:"weight"`
+}
+
+// DirectResponse answers from the gateway itself.
+type DirectResponse struct {
+	Status int    `yaml:"status" json:"status"`
+	Body   string `yaml:"body,omitempty" json:"body,omitempty"`
+	// ContentType defaults to text/plain when there is a body.
+	ContentType string `yaml:"content_type,omitempty" json:"content_type,omitempty"`
+}
+
+// Redirect answers with a redirect built from the request.
+type Redirect struct {
+	HTTPSRedirect  bool   `yaml:"https_redirect,omitempty" json:"https_redirect,omitempty"`
+	SchemeRedirect string `yaml:"scheme_redirect,omitempty" json:"scheme_redirect,omitempty"`
+	HostRedirect   string `yaml:"host_redirect,omitempty" json:"host_redirect,omitempty"`
+	PortRedirect   int    `yaml:"port_redirect,omitempty" json:"port_redirect,omitempty"`
+	PathRedirect   string `yaml:"path_redirect,omitempty" json:"path_redirect,omitempty"`
+	PrefixRewrite  string `yaml:"prefix_rewrite,omitempty" json:"prefix_rewrite,omitempty"`
+	StripQuery     bool   `yaml:"strip_query,omitempty" json:"strip_query,omitempty"`
+	// ResponseCode is 301 (default), 302, 303, 307 or 308.
+	ResponseCode int `yaml:"response_code,omitempty" json:"response_code,omitempty"`
+}
+
+// RegexRewrite replaces every match of Pattern in the path (query kept) with Substitution
+// (\1-style back references).
+type RegexRewrite struct {
+	Pattern      string `yaml:"pattern" json:"pattern"`
+	Substitution string `yaml:"substitution" json:"substitution"`
+}
+
+// Cluster is a named group of upstream endpoints.
+type Cluster struct {
+	Name string `yaml:"name" json:"name"`
+	// Type is "static" (default: endpoints are IP addresses) or "dns" (each endpoint host is
+	// resolved, every address becomes an endpoint, re-resolved every dns_refresh_rate).
+	Type           string     `yaml:"type,omitempty" json:"type,omitempty"`
+	Endpoints      []Endpoint `yaml:"endpoints" json:"endpoints"`
+	DNSRefreshRate Duration   `yaml:"dns_refresh_rate,omitempty" json:"dns_refresh_rate,omitempty"`
+	// LB is round_robin (default), least_request, random, ring_hash or maglev.
+	LB string `yaml:"lb,omitempty" json:"lb,omitempty"`
+	// HashPolicy feeds ring_hash and maglev: the first policy that yields a value is used.
+	HashPolicy []HashPolicy `yaml:"hash_policy,omitempty" json:"hash_policy,omitempty"`
+	// RingHash tunes ring_hash.
+	RingHash *RingHash `yaml:"ring_hash,omitempty" json:"ring_hash,omitempty"`
+	// ConnectTimeout bounds a TCP (and TLS) connect (default 5s).
+	ConnectTimeout Duration `yaml:"connect_timeout,omitempty" json:"connect_timeout,omitempty"`
+	// MaxConnections bounds connections per endpoint (default 1024).
+	MaxConnections int `yaml:"max_connections,omitempty" json:"max_connections,omitempty"`
+	// MaxIdleConnections bounds idle keep-alive connections per endpoint (default 256).
+	MaxIdleConnections int `yaml:"max_idle_connections,omitempty" json:"max_idle_connections,omitempty"`
+	// IdleTimeout closes keep-alive connections idle this long (default 60s).
+	IdleTimeout Duration `yaml:"idle_timeout,omitempty" json:"idle_timeout,omitempty"`
+	// HTTP2 speaks HTTP/2 to the upstream (ALPN over TLS, prior knowledge in plain text).
+	HTTP2 bool `yaml:"http2,omitempty" json:"http2,omitempty"`
+	// TLS originates TLS to the endpoints.
+	TLS *UpstreamTLS `yaml:"tls,omitempty" json:"tls,omitempty"`
+}
+
+// Endpoint is host:port with a weight. In YAML it is either "host:port" or a map.
+type Endpoint struct {
+	Address string `yaml:"address" json:"address"`
+	Weight  uint32 `yaml:"weight,omitempty" json:"weight,omitempty"`
+}
+
+// HashPolicy is one source of the hash key: exactly one of header, cookie, source_ip.
+type HashPolicy struct {
+	Header   string `yaml:"header,omitempty" json:"header,omitempty"`
+	Cookie   string `yaml:"cookie,omitempty" json:"cookie,omitempty"`
+	SourceIP bool   `yaml:"source_ip,omitempty" json:"source_ip,omitempty"`
+}
+
+// RingHash tunes the ring_hash policy.
+type RingHash struct {
+	MinimumRingSize int `yaml:"minimum_ring_size,omitempty" json:"minimum_ring_size,omitempty"`
+	MaximumRingSize int `yaml:"maximum_ring_size,omitempty" json:"maximum_ring_size,omitempty"`
+}
+
+// UpstreamTLS originates TLS. Verification is on unless insecure_skip_verify.
+type UpstreamTLS struct {
+	// SNI is the server name sent and verified (default: the endpoint host).
+	SNI string `yaml:"sni,omitempty" json:"sni,omitempty"`
+	// CAFile holds PEM roots to trust instead of the system pool.
+	CAFile string `yaml:"ca_file,omitempty" json:"ca_file,omitempty"`
+	// InsecureSkipVerify turns verification off (tests only).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty" json:"insecure_skip_verify,omitempty"`
+	// Cert and Key present a client certificate (mutual TLS).
+	Cert string `yaml:"cert,omitempty" json:"cert,omitempty"`
+	Key  string `yaml:"key,omitempty" json:"key,omitempty"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("250ms", "15s") in YAML.
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

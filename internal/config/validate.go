@@ -1,0 +1,472 @@
+package config
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// validator collects every problem with its path and line.
+type validator struct {
+	lines *lineIndex
+	errs  Errors
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, FieldError{Path: path, Line: v.lines.line(path), Msg: fmt.Sprintf(format, args...)})
+}
+
+func validate(c *Config, lines *lineIndex) Errors {
+	v := &validator{lines: lines}
+	c.lines = lines
+	if c.Admin.Address != "" {
+		v.hostPort("admin.address", c.Admin.Address, false)
+	}
+	if c.DrainTimeout < 0 {
+		v.add("drain_timeout", "must not be negative")
+	}
+	clusters := map[string]bool{}
+	for i, cl := range c.Clusters {
+		p := fmt.Sprintf("clusters[%d]", i)
+		v.cluster(p, &cl)
+		if cl.Name != "" {
+			if clusters[cl.Name] {
+				v.add(p+".name", "duplicate cluster name %q", cl.Name)
+			}
+			clusters[cl.Name] = true
+		}
+	}
+	if len(c.Listeners) == 0 {
+		v.add("listeners", "at least one listener is required")
+	}
+	names, addrs := map[string]bool{}, map[string]string{}
+	for i := range c.Listeners {
+		l := &c.Listeners[i]
+		p := fmt.Sprintf("listeners[%d]", i)
+		if l.Name == "" {
+			v.add(p+".name", "is required")
+		} else if names[l.Name] {
+			v.add(p+".name", "duplicate listener name %q", l.Name)
+		}
+		names[l.Name] = true
+		if v.hostPort(p+".address", l.Address, false) {
+			if other, ok := addrs[l.Address]; ok {
+				v.add(p+".address", "address %s is already used by listener %q", l.Address, other)
+			}
+			addrs[l.Address] = l.Name
+		}
+		if c.Admin.Address != "" && l.Address == c.Admin.Address {
+			v.add(p+".address", "address %s is already used by the admin listener", l.Address)
+		}
+		v.listener(p, l, clusters)
+	}
+	return v.errs
+}
+
+func (v *validator) listener(p string, l *Listener, clusters map[string]bool) {
+	if l.MaxRequestHeadersKB < 1 || l.MaxRequestHeadersKB > 8192 {
+		v.add(p+".max_request_headers_kb", "must be between 1 and 8192, got %d", l.MaxRequestHeadersKB)
+	}
+	if l.TLS != nil {
+		tp := p + ".tls"
+		if len(l.TLS.Certificates) == 0 {
+			v.add(tp+".certificates", "at least one certificate is required")
+		}
+		for i, c := range l.TLS.Certificates {
+			cp := fmt.Sprintf("%s.certificates[%d]", tp, i)
+			if c.Cert == "" || c.Key == "" {
+				v.add(cp, "both cert and key are required")
+				continue
+			}
+			if _, err := tls.LoadX509KeyPair(c.Cert, c.Key); err != nil {
+				v.add(cp, "cannot load the key pair: %v", err)
+			}
+		}
+		if l.TLS.MinVersion != "1.2" && l.TLS.MinVersion != "1.3" {
+			v.add(tp+".min_version", "must be \"1.2\" or \"1.3\", got %q", l.TLS.MinVersion)
+		}
+	}
+	for i, a := range l.AccessLog {
+		ap := fmt.Sprintf("%s.access_log[%d]", p, i)
+		if a.Path == "" {
+			v.add(ap+".path", "is required (stdout, stderr or a file path)")
+		}
+		if a.Format != "" && len(a.JSON) > 0 {
+			v.add(ap, "format and json are mutually exclusive")
+		}
+	}
+	for i, f := range l.Filters {
+		if f.Name == "" {
+			v.add(fmt.Sprintf("%s.filters[%d]", p, i), "a filter needs a name")
+		}
+	}
+	if len(l.VirtualHosts) == 0 {
+		v.add(p+".virtual_hosts", "at least one virtual host is required")
+	}
+	domains := map[string]string{}
+	for i := range l.VirtualHosts {
+		vh := &l.VirtualHosts[i]
+		vp := fmt.Sprintf("%s.virtual_hosts[%d]", p, i)
+		if len(vh.Domains) == 0 {
+			v.add(vp+".domains", "at least one domain is required (\"*\" matches any host)")
+		}
+		for j, d := range vh.Domains {
+			dp := fmt.Sprintf("%s.domains[%d]", vp, j)
+			ld := strings.ToLower(d)
+			if err := checkDomain(ld); err != "" {
+				v.add(dp, "%s", err)
+				continue
+			}
+			if prev, ok := domains[ld]; ok {
+				if ld == "*" {
+					v.add(dp, "only one virtual host may have the wildcard domain \"*\" (also in %s)", prev)
+				} else {
+					v.add(dp, "duplicate domain %q (also in %s)", d, prev)
+				}
+				continue
+			}
+			domains[ld] = vp
+		}
+		v.mutations(vp, &vh.HeaderMutations)
+		for j := range vh.Routes {
+			v.route(fmt.Sprintf("%s.routes[%d]", vp, j), &vh.Routes[j], clusters)
+		}
+	}
+}
+
+// checkDomain accepts "*", an exact host[:port], "*suffix" and "prefix*".
+func checkDomain(d string) string {
+	if d == "" {
+		return "must not be empty"
+	}
+	if d == "*" {
+		return ""
+	}
+	inner := strings.TrimSuffix(strings.TrimPrefix(d, "*"), "*")
+	if strings.HasPrefix(d, "*") && strings.HasSuffix(d, "*") {
+		return fmt.Sprintf("invalid domain %q: a wildcard may be a prefix or a suffix, not both", d)
+	}
+	if strings.Contains(inner, "*") {
+		return fmt.Sprintf("invalid domain %q: \"*\" may only lead or end the domain", d)
+	}
+	if inner == "" {
+		return fmt.Sprintf("invalid domain %q", d)
+	}
+	return ""
+}
+
+var methodRE = regexp.MustCompile(`^[A-Z]+$`)
+
+func (v *validator) route(p string, r *Route, clusters map[string]bool) {
+	m := &r.Match
+	mp := p + ".match"
+	n := 0
+	for _, s := range []string{m.Prefix, m.Path, m.Regex, m.PathSeparatedPrefix} {
+		if s != "" {
+			n++
+		}
+	}
+	if n == 0 && m.Prefix == "" {
+		// prefix "" is legal in Envoy but easy to miss: ask for one explicit path condition.
+		v.add(mp, "one of prefix, path, regex or path_separated_prefix is required (prefix: / matches every path)")
+	}
+	if n > 1 {
+		v.add(mp, "prefix, path, regex and path_separated_prefix are mutually exclusive")
+	}
+	if m.Path != "" && !strings.HasPrefix(m.Path, "/") {
+		v.add(mp+".path", "must start with \"/\"")
+	}
+	if m.Regex != "" {
+		if _, err := regexp.Compile(m.Regex); err != nil {
+			v.add(mp+".regex", "invalid regular expression: %v", err)
+		}
+	}
+	if s := m.PathSeparatedPrefix; s != "" {
+		if !strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/") || strings.ContainsAny(s, "?#") {
+			v.add(mp+".path_separated_prefix", "must start with \"/\", not end with \"/\" and not contain \"?\" or \"#\"")
+		}
+	}
+	for i, h := range m.Headers {
+		hp := fmt.Sprintf("%s.headers[%d]", mp, i)
+		if h.Name == "" {
+			v.add(hp+".name", "is required")
+		}
+		v.stringMatch(hp, &h.StringMatch, h.Present != nil)
+	}
+	for i, q := range m.Query {
+		qp := fmt.Sprintf("%s.query[%d]", mp, i)
+		if q.Name == "" {
+			v.add(qp+".name", "is required")
+		}
+		v.stringMatch(qp, &q.StringMatch, q.Present != nil)
+	}
+	for i, meth := range m.Methods {
+		if !methodRE.MatchString(meth) {
+			v.add(fmt.Sprintf("%s.methods[%d]", mp, i), "invalid method %q: want an upper-case token such as GET", meth)
+		}
+	}
+
+	actions := 0
+	if r.Cluster != "" {
+		actions++
+		if !clusters[r.Cluster] {
+			v.add(p+".cluster", "unknown cluster %q", r.Cluster)
+		}
+	}
+	if len(r.WeightedClusters) > 0 {
+		actions++
+		var total uint64
+		for i, wc := range r.WeightedClusters {
+			wp := fmt.Sprintf("%s.weighted_clusters[%d]", p, i)
+			if !clusters[wc.Name] {
+				v.add(wp+".name", "unknown cluster %q", wc.Name)
+			}
+			total += uint64(wc.Weight)
+		}
+		if total == 0 {
+			v.add(p+".weighted_clusters", "the weights must not all be zero")
+		}
+	}
+	if d := r.DirectResponse; d != nil {
+		actions++
+		if d.Status < 200 || d.Status > 599 {
+			v.add(p+".direct_response.status", "must be between 200 and 599, got %d", d.Status)
+		}
+		if len(d.Body) > 64<<10 {
+			v.add(p+".direct_response.body", "is %d bytes; the limit is 65536", len(d.Body))
+		}
+	}
+	if rd := r.Redirect; rd != nil {
+		actions++
+		rp := p + ".redirect"
+		switch rd.ResponseCode {
+		case 301, 302, 303, 307, 308:
+		default:
+			v.add(rp+".response_code", "must be 301, 302, 303, 307 or 308, got %d", rd.ResponseCode)
+		}
+		if rd.HTTPSRedirect && rd.SchemeRedirect != "" {
+			v.add(rp, "https_redirect and scheme_redirect are mutually exclusive")
+		}
+		if rd.PathRedirect != "" && rd.PrefixRewrite != "" {
+			v.add(rp, "path_redirect and prefix_rewrite are mutually exclusive")
+		}
+		if rd.PortRedirect < 0 || rd.PortRedirect > 65535 {
+			v.add(rp+".port_redirect", "must be a port number, got %d", rd.PortRedirect)
+		}
+	}
+	switch {
+	case actions == 0:
+		v.add(p, "a route needs one action: cluster, weighted_clusters, direct_response or redirect")
+	case actions > 1:
+		v.add(p, "cluster, weighted_clusters, direct_response and redirect are mutually exclusive")
+	}
+	forwards := r.Cluster != "" || len(r.WeightedClusters) > 0
+	for _, opt := range []struct {
+		name string
+		set  bool
+	}{
+		{"prefix_rewrite", r.PrefixRewrite != ""},
+		{"regex_rewrite", r.RegexRewrite != nil},
+		{"host_rewrite", r.HostRewrite != ""},
+		{"auto_host_rewrite", r.AutoHostRewrite},
+	} {
+		if opt.set && !forwards {
+			v.add(p+"."+opt.name, "applies only to routes that forward to a cluster")
+		}
+	}
+	if r.PrefixRewrite != "" && r.RegexRewrite != nil {
+		v.add(p, "prefix_rewrite and regex_rewrite are mutually exclusive")
+	}
+	if r.RegexRewrite != nil {
+		if _, err := regexp.Compile(r.RegexRewrite.Pattern); err != nil || r.RegexRewrite.Pattern == "" {
+			v.add(p+".regex_rewrite.pattern", "invalid regular expression %q", r.RegexRewrite.Pattern)
+		}
+	}
+	if r.HostRewrite != "" && r.AutoHostRewrite {
+		v.add(p, "host_rewrite and auto_host_rewrite are mutually exclusive")
+	}
+	if r.Timeout != nil && *r.Timeout < 0 {
+		v.add(p+".timeout", "must not be negative")
+	}
+	v.mutations(p, &r.HeaderMutations)
+}
+
+func (v *validator) stringMatch(p string, s *StringMatch, present bool) {
+	n := 0
+	if s.Exact != nil {
+		n++
+	}
+	for _, x := range []string{s.Prefix, s.Suffix, s.Contains, s.Regex} {
+		if x != "" {
+			n++
+		}
+	}
+	if present {
+		n++
+	}
+	if n > 1 {
+		v.add(p, "exact, prefix, suffix, contains, regex and present are mutually exclusive")
+	}
+	if s.Regex != "" {
+		if _, err := regexp.Compile(s.Regex); err != nil {
+			v.add(p+".regex", "invalid regular expression: %v", err)
+		}
+	}
+}
+
+func (v *validator) mutations(p string, m *HeaderMutations) {
+	check := func(field string, i int, name string, request bool) {
+		fp := fmt.Sprintf("%s.%s[%d]", p, field, i)
+		lname := strings.ToLower(name)
+		switch {
+		case name == "":
+			v.add(fp, "a header name is required")
+		case strings.HasPrefix(name, ":"):
+			v.add(fp, "pseudo-header %q cannot be changed", name)
+		case !httpguts.ValidHeaderFieldName(name):
+			v.add(fp, "invalid header name %q", name)
+		case request && lname == "host":
+			v.add(fp, "the host header cannot be changed here: use host_rewrite")
+		}
+	}
+	for i, h := range m.RequestHeadersToAdd {
+		check("request_headers_to_add", i, h.Name, true)
+		if !httpguts.ValidHeaderFieldValue(h.Value) {
+			v.add(fmt.Sprintf("%s.request_headers_to_add[%d].value", p, i), "invalid header value")
+		}
+	}
+	for i, h := range m.RequestHeadersToRemove {
+		check("request_headers_to_remove", i, h, true)
+	}
+	for i, h := range m.ResponseHeadersToAdd {
+		check("response_headers_to_add", i, h.Name, false)
+		if !httpguts.ValidHeaderFieldValue(h.Value) {
+			v.add(fmt.Sprintf("%s.response_headers_to_add[%d].value", p, i), "invalid header value")
+		}
+	}
+	for i, h := range m.ResponseHeadersToRemove {
+		check("response_headers_to_remove", i, h, false)
+	}
+}
+
+var lbPolicies = map[string]bool{"round_robin": true, "least_request": true, "random": true, "ring_hash": true, "maglev": true}
+
+func (v *validator) cluster(p string, c *Cluster) {
+	if c.Name == "" {
+		v.add(p+".name", "is required")
+	}
+	switch c.Type {
+	case "static", "dns":
+	default:
+		v.add(p+".type", "must be static or dns, got %q", c.Type)
+	}
+	for i, e := range c.Endpoints {
+		ep := fmt.Sprintf("%s.endpoints[%d]", p, i)
+		if !v.hostPort(ep, e.Address, true) {
+			continue
+		}
+		host, _, _ := net.SplitHostPort(e.Address)
+		if c.Type == "static" && net.ParseIP(host) == nil {
+			v.add(ep, "%q is not an IP address: a static cluster needs IP endpoints (set type: dns to resolve names)", e.Address)
+		}
+	}
+	if !lbPolicies[c.LB] {
+		v.add(p+".lb", "must be one of round_robin, least_request, random, ring_hash, maglev; got %q", c.LB)
+	}
+	if len(c.HashPolicy) > 0 && c.LB != "ring_hash" && c.LB != "maglev" {
+		v.add(p+".hash_policy", "is used only by lb ring_hash or maglev")
+	}
+	for i, h := range c.HashPolicy {
+		n := 0
+		if h.Header != "" {
+			n++
+		}
+		if h.Cookie != "" {
+			n++
+		}
+		if h.SourceIP {
+			n++
+		}
+		if n != 1 {
+			v.add(fmt.Sprintf("%s.hash_policy[%d]", p, i), "exactly one of header, cookie or source_ip is required")
+		}
+	}
+	if rh := c.RingHash; rh != nil {
+		if c.LB != "ring_hash" {
+			v.add(p+".ring_hash", "is used only by lb ring_hash")
+		}
+		if rh.MinimumRingSize < 0 || rh.MaximumRingSize < 0 || (rh.MaximumRingSize > 0 && rh.MinimumRingSize > rh.MaximumRingSize) {
+			v.add(p+".ring_hash", "minimum_ring_size must be between 0 and maximum_ring_size")
+		}
+		if rh.MaximumRingSize > 8<<20 {
+			v.add(p+".ring_hash.maximum_ring_size", "must be at most 8388608")
+		}
+	}
+	if c.ConnectTimeout <= 0 {
+		v.add(p+".connect_timeout", "must be positive")
+	}
+	if c.DNSRefreshRate <= 0 {
+		v.add(p+".dns_refresh_rate", "must be positive")
+	}
+	if c.IdleTimeout < 0 {
+		v.add(p+".idle_timeout", "must not be negative")
+	}
+	if c.MaxConnections < 0 {
+		v.add(p+".max_connections", "must not be negative")
+	}
+	if c.MaxIdleConnections < 0 {
+		v.add(p+".max_idle_connections", "must not be negative")
+	}
+	if t := c.TLS; t != nil {
+		if t.CAFile != "" {
+			if _, err := os.Stat(t.CAFile); err != nil {
+				v.add(p+".tls.ca_file", "cannot read: %v", err)
+			}
+		}
+		if (t.Cert == "") != (t.Key == "") {
+			v.add(p+".tls", "cert and key go together")
+		} else if t.Cert != "" {
+			if _, err := tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
+				v.add(p+".tls", "cannot load the client key pair: %v", err)
+			}
+		}
+	}
+}
+
+// hostPort checks a host:port address and reports whether it is well formed.
+func (v *validator) hostPort(p, addr string, needHost bool) bool {
+	if addr == "" {
+		v.add(p, "an address host:port is required")
+		return false
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.add(p, "invalid address %q: want host:port", addr)
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 || (needHost && n == 0) {
+		v.add(p, "invalid port in %q", addr)
+		return false
+	}
+	if needHost && host == "" {
+		v.add(p, "a host is required in %q", addr)
+		return false
+	}
+	return true
+}
+
+// Line returns the line of a field path in the source document (0 if unknown); compile steps
+// outside this package use it to name lines in their errors.
+func (c *Config) Line(path string) int {
+	if c.lines == nil {
+		return 0
+	}
+	return c.lines.line(path)
+}
