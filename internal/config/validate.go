@@ -55,13 +55,13 @@ func validate(c *Config, lines *lineIndex) Errors {
 			v.add(p+".name", "duplicate listener name %q", l.Name)
 		}
 		names[l.Name] = true
-		if v.hostPort(p+".address", l.Address, false) {
+		if v.hostPort(p+".address", l.Address, false) && !strings.HasSuffix(l.Address, ":0") {
 			if other, ok := addrs[l.Address]; ok {
 				v.add(p+".address", "address %s is already used by listener %q", l.Address, other)
 			}
 			addrs[l.Address] = l.Name
 		}
-		if c.Admin.Address != "" && l.Address == c.Admin.Address {
+		if c.Admin.Address != "" && l.Address == c.Admin.Address && !strings.HasSuffix(l.Address, ":0") {
 			v.add(p+".address", "address %s is already used by the admin listener", l.Address)
 		}
 		v.listener(p, l, clusters)

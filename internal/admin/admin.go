@@ -1,0 +1,228 @@
+// Package admin serves Pylon's admin listener: readiness, server info, clusters, the config
+// dump and stats, with Envoy's paths and shapes so that existing tooling keeps working.
+package admin
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/pylon-gateway/pylon/internal/runtime"
+)
+
+// Info describes the running binary for /server_info.
+type Info struct {
+	Version    string
+	ConfigPath string
+	Args       []string
+	Started    time.Time
+}
+
+// Handler is the admin HTTP handler.
+type Handler struct {
+	rt   *runtime.Runtime
+	info Info
+	mux  *http.ServeMux
+}
+
+// New builds the admin handler over a runtime.
+func New(rt *runtime.Runtime, info Info) *Handler {
+	h := &Handler{rt: rt, info: info, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET /{$}", h.index)
+	h.mux.HandleFunc("GET /ready", h.ready)
+	h.mux.HandleFunc("GET /server_info", h.serverInfo)
+	h.mux.HandleFunc("GET /clusters", h.clusters)
+	h.mux.HandleFunc("GET /listeners", h.listeners)
+	h.mux.HandleFunc("GET /config_dump", h.configDump)
+	h.mux.HandleFunc("GET /stats", h.stats)
+	h.mux.Handle("GET /stats/prometheus", promhttp.HandlerFor(rt.Stats().Gatherer(), promhttp.HandlerOpts{}))
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+var endpoints = [][2]string{
+	{"/ready", "200 LIVE when serving a config, 503 otherwise"},
+	{"/server_info", "version, state, uptime, config version (JSON)"},
+	{"/clusters", "every cluster endpoint with its counters and health (?format=json)"},
+	{"/listeners", "listeners and their bound addresses (JSON)"},
+	{"/config_dump", "the running config as JSON, secrets redacted"},
+	{"/stats", "all stats under Envoy's names (?filter=<regex>, ?usedonly, ?format=json)"},
+	{"/stats/prometheus", "all stats in Prometheus text format"},
+}
+
+func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "pylon %s admin\n\n", h.info.Version)
+	for _, e := range endpoints {
+		fmt.Fprintf(w, "  %-18s %s\n", e[0], e[1])
+	}
+}
+
+func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if h.rt.Current() == nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "PRE_INITIALIZING")
+		return
+	}
+	fmt.Fprintln(w, "LIVE")
+}
+
+func (h *Handler) serverInfo(w http.ResponseWriter, r *http.Request) {
+	snap := h.rt.Current()
+	state, cfgVersion, loaded := "PRE_INITIALIZING", int64(0), ""
+	if snap != nil {
+		state, cfgVersion, loaded = "LIVE", snap.Version, snap.LoadedAt.UTC().Format(time.RFC3339)
+	}
+	host, _ := os.Hostname()
+	writeJSON(w, map[string]any{
+		"version":              h.info.Version,
+		"state":                state,
+		"hostname":             host,
+		"uptime_current_epoch": fmt.Sprintf("%ds", int(time.Since(h.info.Started).Seconds())),
+		"uptime_all_epochs":    fmt.Sprintf("%ds", int(time.Since(h.info.Started).Seconds())),
+		"command_line_options": map[string]any{"config_path": h.info.ConfigPath, "args": h.info.Args},
+		"config_version":       cfgVersion,
+		"config_loaded_at":     loaded,
+	})
+}
+
+type hostStatus struct {
+	Address     string `json:"address"`
+	Hostname    string `json:"hostname,omitempty"`
+	Weight      uint32 `json:"weight"`
+	RqActive    int64  `json:"rq_active"`
+	HealthFlags string `json:"health_flags"`
+}
+
+type clusterStatus struct {
+	Name  string       `json:"name"`
+	Type  string       `json:"type"`
+	LB    string       `json:"lb_policy"`
+	Hosts []hostStatus `json:"host_statuses"`
+}
+
+func (h *Handler) clusterStatuses() []clusterStatus {
+	snap := h.rt.Current()
+	if snap == nil {
+		return nil
+	}
+	var out []clusterStatus
+	for _, cc := range snap.Config.Clusters {
+		c := snap.Clusters[cc.Name]
+		if c == nil {
+			continue
+		}
+		cs := clusterStatus{Name: c.Name, Type: cc.Type, LB: cc.LB, Hosts: []hostStatus{}}
+		for _, host := range c.Hosts() {
+			flags := "healthy"
+			if !host.Healthy() {
+				flags = "/failed_active_hc"
+			}
+			cs.Hosts = append(cs.Hosts, hostStatus{Address: host.Address, Hostname: host.Hostname, Weight: host.Weight, RqActive: host.Active(), HealthFlags: flags})
+		}
+		out = append(out, cs)
+	}
+	return out
+}
+
+// clusters renders Envoy's /clusters text (<cluster>::<host>::<stat>::<value>) or JSON.
+func (h *Handler) clusters(w http.ResponseWriter, r *http.Request) {
+	cs := h.clusterStatuses()
+	if r.URL.Query().Get("format") == "json" {
+		writeJSON(w, map[string]any{"cluster_statuses": cs})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	for _, c := range cs {
+		fmt.Fprintf(w, "%s::default_priority::max_connections::%d\n", c.Name, 0)
+		for _, host := range c.Hosts {
+			p := c.Name + "::" + host.Address + "::"
+			fmt.Fprintf(w, "%shostname::%s\n", p, host.Hostname)
+			fmt.Fprintf(w, "%srq_active::%d\n", p, host.RqActive)
+			fmt.Fprintf(w, "%shealth_flags::%s\n", p, host.HealthFlags)
+			fmt.Fprintf(w, "%sweight::%d\n", p, host.Weight)
+		}
+	}
+}
+
+func (h *Handler) listeners(w http.ResponseWriter, r *http.Request) {
+	snap := h.rt.Current()
+	var out []map[string]any
+	if snap != nil {
+		for _, l := range snap.Config.Listeners {
+			out = append(out, map[string]any{"name": l.Name, "address": l.Address, "bound_address": h.rt.Addr(l.Name), "tls": l.TLS != nil})
+		}
+	}
+	writeJSON(w, map[string]any{"listener_statuses": out})
+}
+
+// secretKey matches config keys whose values must never leave the process.
+var secretKey = regexp.MustCompile(`(?i)(api_?key|secret|password|token|credential|authorization)`)
+
+// configDump writes the running config as JSON with secrets redacted.
+func (h *Handler) configDump(w http.ResponseWriter, r *http.Request) {
+	snap := h.rt.Current()
+	if snap == nil {
+		http.Error(w, "no config loaded", http.StatusServiceUnavailable)
+		return
+	}
+	raw, err := yaml.Marshal(snap.Config)
+	if err != nil {
+		http.Error(w, "config_dump: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	var tree any
+	if err := yaml.Unmarshal(raw, &tree); err != nil {
+		http.Error(w, "config_dump: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, map[string]any{
+		"version":   snap.Version,
+		"loaded_at": snap.LoadedAt.UTC().Format(time.RFC3339Nano),
+		"config":    redact(tree),
+	})
+}
+
+// redact replaces the values of secret-looking keys, at any depth.
+func redact(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			if secretKey.MatchString(k) {
+				t[k] = "[redacted]"
+				continue
+			}
+			t[k] = redact(val)
+		}
+	case []any:
+		for i := range t {
+			t[i] = redact(t[i])
+		}
+	}
+	return v
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,342 @@
+// Package app is Pylon's command line: flags, wiring of the built-ins, signals and reloads.
+package app
+
+import (
+	"context"
+	_ "embed"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/pylon-gateway/pylon/internal/admin"
+	"github.com/pylon-gateway/pylon/internal/config"
+	"github.com/pylon-gateway/pylon/internal/runtime"
+	"github.com/pylon-gateway/pylon/internal/stats"
+)
+
+//go:embed default.yaml
+var defaultConfig []byte
+
+// DefaultConfig returns the embedded default config document.
+func DefaultConfig() []byte { return defaultConfig }
+
+// Version is set at build time with -ldflags "-X github.com/pylon-gateway/pylon/internal/app.Version=v1.2.3".
+var Version = ""
+
+// VersionString is the version of this binary.
+func VersionString() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+const usage = `Pylon: an Envoy-grade L7 proxy and AI gateway in one binary.
+
+Usage:
+  pylon serve [-c FILE] [flags]   run the gateway (no -c: the embedded default config)
+  pylon validate -c FILE          check a config; exit 1 listing every error by field path and line
+  pylon config-default            print the embedded default config
+  pylon version                   print the version
+  pylon help                      this text
+
+Flags of serve:
+  -c, --config FILE      config file (Pylon YAML). Without it Pylon serves its embedded
+                         default: a listener on 127.0.0.1:8080 and the admin on 127.0.0.1:9901.
+  --log-level LEVEL      debug, info (default), warn, error
+  --log-format FORMAT    text (default) or json
+  --watch=false          do not reload when the config file changes (SIGHUP still reloads)
+
+Reloads: on SIGHUP, and when the config file changes, Pylon validates the new config and swaps
+it in atomically; requests in flight finish on the old one. An invalid config is logged and the
+old one keeps serving.
+Shutdown: SIGTERM or SIGINT stop accepting, let in-flight requests finish within the config's
+drain_timeout (default 15s), then exit.
+
+Admin endpoints: /ready /server_info /clusters /listeners /config_dump /stats /stats/prometheus
+Docs: README.md and docs/config.md.
+`
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		args = []string{"serve"}
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "validate":
+		return validate(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "pylon %s\n", VersionString())
+		return 0
+	case "config-default":
+		stdout.Write(defaultConfig)
+		return 0
+	case "help", "--help", "-h", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		if strings.HasPrefix(args[0], "-") {
+			// `pylon -c file` reads as `pylon serve -c file`.
+			return serve(args, stdout, stderr)
+		}
+		fmt.Fprintf(stderr, "pylon: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	return fs
+}
+
+func validate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("validate", stderr)
+	var path string
+	fs.StringVar(&path, "c", "", "config file")
+	fs.StringVar(&path, "config", "", "config file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if path == "" && fs.NArg() == 1 {
+		path = fs.Arg(0)
+	}
+	if path == "" {
+		fmt.Fprintln(stderr, "pylon validate: a config file is required: pylon validate -c FILE")
+		return 2
+	}
+	if err := check(path); err != nil {
+		fmt.Fprintf(stderr, "%s: invalid config:\n%s\n", path, indent(err.Error()))
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", path)
+	return 0
+}
+
+// check loads and fully compiles a config without binding sockets or opening log files.
+func check(path string) error {
+	cfg, err := config.LoadFile(path)
+	if err != nil {
+		return err
+	}
+	snap, err := runtime.Build(cfg, nil, runtime.BuildOptions{Stats: stats.New(), Log: slog.New(slog.DiscardHandler), DryRun: true})
+	if err != nil {
+		return err
+	}
+	snap.Discard()
+	return nil
+}
+
+func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", stderr)
+	var path, level, format string
+	var watch bool
+	fs.StringVar(&path, "c", "", "config file")
+	fs.StringVar(&path, "config", "", "config file")
+	fs.StringVar(&level, "log-level", "info", "log level")
+	fs.StringVar(&format, "log-format", "text", "log format")
+	fs.BoolVar(&watch, "watch", true, "reload when the config file changes")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	logger, err := newLogger(stderr, level, format)
+	if err != nil {
+		fmt.Fprintf(stderr, "pylon serve: %v\n", err)
+		return 2
+	}
+	g, err := Start(context.Background(), Options{ConfigPath: path, Log: logger, Stdout: stdout, Args: os.Args})
+	if err != nil {
+		fmt.Fprintf(stderr, "pylon serve: %s\n", err)
+		return 1
+	}
+	if path == "" {
+		fmt.Fprintf(stdout, "Pylon %s is running on its embedded default config.\n"+
+			"  proxy: http://%s/\n  admin: http://%s/\n"+
+			"Next: write a config (`pylon config-default > pylon.yaml`), then `pylon serve -c pylon.yaml`. See README.md.\n",
+			VersionString(), g.Runtime.Addr("public"), g.Runtime.Addr("admin"))
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	var changes <-chan struct{}
+	if watch && path != "" {
+		w, err := watchFile(path, logger)
+		if err != nil {
+			logger.Warn("not watching the config file; SIGHUP still reloads", "error", err)
+		} else {
+			defer w.Close()
+			changes = w.changes
+		}
+	}
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				g.Reload()
+				continue
+			}
+			logger.Info("shutting down", "signal", sig.String(), "drain_timeout", g.DrainTimeout())
+			ctx, cancel := context.WithTimeout(context.Background(), g.DrainTimeout())
+			err := g.Shutdown(ctx)
+			cancel()
+			if err != nil {
+				logger.Warn("drain deadline passed; connections closed", "error", err)
+			}
+			return 0
+		case <-changes:
+			g.Reload()
+		}
+	}
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: want debug, info, warn or error, got %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
+}
+
+// Options configure a gateway started in-process.
+type Options struct {
+	ConfigPath string // "" -> the embedded default
+	ConfigYAML []byte // used when ConfigPath is "" and this is set (tests)
+	Log        *slog.Logger
+	Stdout     io.Writer
+	Args       []string
+}
+
+// Gateway is a running Pylon.
+type Gateway struct {
+	Runtime *runtime.Runtime
+	opts    Options
+}
+
+// Start loads the config, binds the listeners and serves until Shutdown.
+func Start(ctx context.Context, opts Options) (*Gateway, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := loadConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	rt := runtime.New(runtime.BuildOptions{Stats: stats.New(), Log: opts.Log, Stdout: opts.Stdout})
+	rt.Admin = admin.New(rt, admin.Info{Version: VersionString(), ConfigPath: opts.ConfigPath, Args: opts.Args, Started: time.Now()})
+	if err := rt.Apply(ctx, cfg); err != nil {
+		return nil, err
+	}
+	return &Gateway{Runtime: rt, opts: opts}, nil
+}
+
+func loadConfig(opts Options) (*config.Config, error) {
+	switch {
+	case opts.ConfigPath != "":
+		return config.LoadFile(opts.ConfigPath)
+	case opts.ConfigYAML != nil:
+		return config.Load(opts.ConfigYAML)
+	default:
+		return config.Load(defaultConfig)
+	}
+}
+
+// Reload re-reads the config and applies it; on error the running config stays and the
+// error is logged and returned.
+func (g *Gateway) Reload() error {
+	cfg, err := loadConfig(g.opts)
+	if err == nil {
+		err = g.Runtime.Apply(context.Background(), cfg)
+	}
+	if err != nil {
+		g.opts.Log.Error("config rejected; the previous config keeps serving", "error", err.Error())
+		return err
+	}
+	return nil
+}
+
+// DrainTimeout is the configured graceful-shutdown deadline.
+func (g *Gateway) DrainTimeout() time.Duration {
+	if s := g.Runtime.Current(); s != nil && s.Config.DrainTimeout > 0 {
+		return s.Config.DrainTimeout.D()
+	}
+	return config.DefaultDrainTimeout
+}
+
+// Shutdown drains and stops the gateway.
+func (g *Gateway) Shutdown(ctx context.Context) error { return g.Runtime.Shutdown(ctx) }
+
+// fileWatcher reports changes to one file, including the atomic rename-into-place that editors
+// and Kubernetes config maps use: it watches the directory and filters by name.
+type fileWatcher struct {
+	w       *fsnotify.Watcher
+	changes chan struct{}
+}
+
+func watchFile(path string, log *slog.Logger) (*fileWatcher, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Add(filepath.Dir(abs)); err != nil {
+		w.Close()
+		return nil, err
+	}
+	fw := &fileWatcher{w: w, changes: make(chan struct{}, 1)}
+	go func() {
+		var debounce <-chan time.Time
+		for {
+			select {
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if filepath.Clean(ev.Name) == abs || strings.Contains(ev.Name, "..data") {
+					debounce = time.After(200 * time.Millisecond)
+				}
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				log.Warn("config watcher", "error", err)
+			case <-debounce:
+				debounce = nil
+				select {
+				case fw.changes <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return fw, nil
+}
+
+func (fw *fileWatcher) Close() error { return fw.w.Close() }

@@ -1,0 +1,323 @@
+package runtime
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pylon-gateway/pylon/internal/config"
+	"github.com/pylon-gateway/pylon/internal/stats"
+)
+
+// Runtime owns the listeners' sockets and servers and the current snapshot.
+type Runtime struct {
+	opts BuildOptions
+	log  *slog.Logger
+
+	// Admin, when set, serves the admin listener; it reads the runtime through Current.
+	Admin http.Handler
+
+	cur     atomic.Pointer[Snapshot]
+	version atomic.Int64
+
+	mu      sync.Mutex // serialises Apply and Shutdown
+	servers map[string]*server
+	closed  bool
+}
+
+// New creates a runtime that serves nothing until Apply.
+func New(opts BuildOptions) *Runtime {
+	if opts.Stats == nil {
+		opts.Stats = stats.New()
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	return &Runtime{opts: opts, log: opts.Log, servers: map[string]*server{}}
+}
+
+// Stats returns the metrics registry.
+func (rt *Runtime) Stats() *stats.Registry { return rt.opts.Stats }
+
+// Current returns the snapshot serving new requests (nil before the first Apply).
+func (rt *Runtime) Current() *Snapshot { return rt.cur.Load() }
+
+// Addr returns the bound address of a listener by name ("admin" for the admin listener),
+// useful when the config asked for port 0.
+func (rt *Runtime) Addr(name string) string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if s, ok := rt.servers[serverName(name)]; ok {
+		return s.ln.Addr().String()
+	}
+	return ""
+}
+
+const adminServer = "\x00admin"
+
+func serverName(name string) string {
+	if name == "admin" {
+		return adminServer
+	}
+	return name
+}
+
+// acquireCurrent pins the current snapshot for one request.
+func (rt *Runtime) acquireCurrent() *Snapshot {
+	for {
+		s := rt.cur.Load()
+		if s == nil {
+			return nil
+		}
+		s.acquire()
+		if rt.cur.Load() == s {
+			return s
+		}
+		s.release()
+	}
+}
+
+// serverKey is what a running server cannot change without being replaced.
+type serverKey struct {
+	address    string
+	tls        bool
+	http2      bool
+	maxHeaders int
+	statPrefix string
+}
+
+type server struct {
+	name string
+	key  serverKey
+	ln   net.Listener
+	srv  *http.Server
+	done chan struct{}
+}
+
+// Apply builds a snapshot from cfg, binds any new listener addresses, and swaps it in. On
+// any error the old snapshot keeps serving and nothing new is left behind.
+func (rt *Runtime) Apply(ctx context.Context, cfg *config.Config) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return errors.New("runtime: shut down")
+	}
+	prev := rt.cur.Load()
+	snap, err := Build(cfg, prev, rt.opts)
+	if err != nil {
+		return err
+	}
+	snap.Version = rt.version.Add(1)
+
+	// Work out which servers stay, which are new, which go.
+	want := map[string]serverKey{}
+	for _, l := range cfg.Listeners {
+		want[l.Name] = serverKey{address: l.Address, tls: l.TLS != nil, http2: *l.HTTP2, maxHeaders: l.MaxRequestHeadersKB * 1024, statPrefix: l.StatPrefix}
+	}
+	if cfg.Admin.Address != "" && rt.Admin != nil {
+		want[adminServer] = serverKey{address: cfg.Admin.Address}
+	}
+	var stale []*server
+	started := map[string]*server{}
+	rollback := func() {
+		for _, s := range started {
+			s.ln.Close()
+		}
+		snap.close()
+	}
+	for name, key := range want {
+		if old, ok := rt.servers[name]; ok && old.key == key {
+			continue
+		}
+		// An address held by a server that this apply replaces is released first.
+		for oname, old := range rt.servers {
+			if old.key.address == key.address && sameKeyMissing(want, oname, old.key) {
+				old.ln.Close()
+			}
+		}
+		ln, err := net.Listen("tcp", key.address)
+		if err != nil {
+			rollback()
+			return fmt.Errorf("runtime: listener %q: %w", displayName(name), err)
+		}
+		started[name] = rt.newServer(name, key, ln)
+	}
+	for name, old := range rt.servers {
+		if k, ok := want[name]; !ok || k != old.key {
+			stale = append(stale, old)
+			delete(rt.servers, name)
+		}
+	}
+	for _, c := range snap.Clusters {
+		c.Start(ctx)
+	}
+	rt.cur.Store(snap)
+	for name, s := range started {
+		rt.servers[name] = s
+		go s.serve(rt.log)
+	}
+	if prev != nil {
+		prev.retire()
+	}
+	for _, s := range stale {
+		go s.shutdown(time.Duration(cfg.DrainTimeout))
+	}
+	rt.log.Info("config applied", "version", snap.Version, "listeners", len(cfg.Listeners), "clusters", len(cfg.Clusters))
+	return nil
+}
+
+func sameKeyMissing(want map[string]serverKey, name string, key serverKey) bool {
+	k, ok := want[name]
+	return !ok || k != key
+}
+
+func displayName(name string) string {
+	if name == adminServer {
+		return "admin"
+	}
+	return name
+}
+
+func (rt *Runtime) newServer(name string, key serverKey, ln net.Listener) *server {
+	s := &server{name: name, key: key, ln: ln, done: make(chan struct{})}
+	var h http.Handler
+	if name == adminServer {
+		h = rt.Admin
+	} else {
+		h = rt.listenerHandler(name)
+	}
+	srv := &http.Server{
+		Handler:        h,
+		MaxHeaderBytes: key.maxHeaders,
+		IdleTimeout:    time.Hour, // Envoy's default connection idle timeout
+		ErrorLog:       log.New(slogWriter{rt.log.With("listener", displayName(name))}, "", 0),
+	}
+	protos := new(http.Protocols)
+	protos.SetHTTP1(true)
+	if key.http2 {
+		protos.SetHTTP2(true)
+		if !key.tls {
+			protos.SetUnencryptedHTTP2(true)
+		}
+	}
+	srv.Protocols = protos
+	if name != adminServer {
+		st := rt.opts.Stats.Listener(key.statPrefix)
+		srv.ConnState = func(_ net.Conn, cs http.ConnState) {
+			switch cs {
+			case http.StateNew:
+				st.CxTotal.Inc()
+				st.CxActive.Inc()
+			case http.StateClosed, http.StateHijacked:
+				st.CxActive.Dec()
+			}
+		}
+	}
+	if key.tls {
+		srv.TLSConfig = &tls.Config{
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				if snap := rt.cur.Load(); snap != nil {
+					if tc := snap.TLS[name]; tc != nil {
+						return tc, nil
+					}
+				}
+				return nil, errors.New("listener has no TLS config")
+			},
+		}
+		if key.http2 {
+			srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
+		}
+	}
+	s.srv = srv
+	return s
+}
+
+// listenerHandler serves a listener from whichever snapshot is current when a request starts.
+func (rt *Runtime) listenerHandler(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		snap := rt.acquireCurrent()
+		if snap == nil {
+			http.Error(w, "pylon is starting", http.StatusServiceUnavailable)
+			return
+		}
+		defer snap.release()
+		l := snap.Listeners[name]
+		if l == nil {
+			// The listener was removed by a reload; this connection predates it.
+			w.Header().Set("Connection", "close")
+			http.Error(w, "listener removed", http.StatusServiceUnavailable)
+			return
+		}
+		l.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) serve(lg *slog.Logger) {
+	defer close(s.done)
+	var err error
+	if s.key.tls {
+		err = s.srv.ServeTLS(s.ln, "", "")
+	} else {
+		err = s.srv.Serve(s.ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		lg.Error("listener stopped", "listener", displayName(s.name), "error", err)
+	}
+}
+
+// shutdown stops accepting, lets in-flight requests finish within drain, then closes.
+func (s *server) shutdown(drain time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		s.srv.Close()
+	}
+}
+
+// Shutdown drains every listener within ctx's deadline, then releases the snapshot.
+func (rt *Runtime) Shutdown(ctx context.Context) error {
+	rt.mu.Lock()
+	rt.closed = true
+	servers := rt.servers
+	rt.servers = map[string]*server{}
+	rt.mu.Unlock()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.srv.Shutdown(ctx); err != nil {
+				s.srv.Close()
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("runtime: draining %s: %w", displayName(s.name), err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if snap := rt.cur.Swap(nil); snap != nil {
+		snap.retire()
+	}
+	return firstErr
+}
+
+// slogWriter routes net/http's own error log (TLS handshake errors and the like) to slog at
+// debug level: they are the client's problem, not the operator's.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Debug(string(p))
+	return len(p), nil
+}
