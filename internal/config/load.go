@@ -79,11 +79,11 @@ func Load(data []byte) (*Config, error) {
 // lineIndex maps field paths to the line of their key (or item).
 type lineIndex struct {
 	byPath map[string]int
-	byLine map[int]string // the deepest path that starts on a line
+	byLine map[int][]string // the paths that start on a line
 }
 
 func newLineIndex(root *yaml.Node) *lineIndex {
-	li := &lineIndex{byPath: map[string]int{}, byLine: map[int]string{}}
+	li := &lineIndex{byPath: map[string]int{}, byLine: map[int][]string{}}
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
@@ -121,9 +121,7 @@ func (li *lineIndex) add(path string, line int) {
 	if _, ok := li.byPath[path]; !ok {
 		li.byPath[path] = line
 	}
-	if cur, ok := li.byLine[line]; !ok || len(path) > len(cur) {
-		li.byLine[line] = path
-	}
+	li.byLine[line] = append(li.byLine[line], path)
 }
 
 // line returns the line of path or of its nearest ancestor that has one.
@@ -154,7 +152,7 @@ func (li *lineIndex) decodeErrors(err error) error {
 		msg := err.Error()
 		if m := reLine.FindStringSubmatch(strings.TrimPrefix(msg, "yaml: ")); m != nil {
 			l, _ := strconv.Atoi(m[1])
-			return Errors{{Path: li.pathAt(l), Line: l, Msg: m[2]}}
+			return Errors{{Path: li.pathAt(l, ""), Line: l, Msg: m[2]}}
 		}
 		return fmt.Errorf("config: %w", err)
 	}
@@ -162,8 +160,7 @@ func (li *lineIndex) decodeErrors(err error) error {
 	for _, e := range te.Errors {
 		if m := reUnknown.FindStringSubmatch(e); m != nil {
 			l, _ := strconv.Atoi(m[1])
-			p := li.pathAt(l)
-			out = append(out, FieldError{Path: p, Line: l, Msg: fmt.Sprintf("unknown field %q", m[2])})
+			out = append(out, FieldError{Path: li.pathAt(l, m[2]), Line: l, Msg: fmt.Sprintf("unknown field %q", m[2])})
 			continue
 		}
 		if m := reLine.FindStringSubmatch(e); m != nil {
@@ -172,7 +169,7 @@ func (li *lineIndex) decodeErrors(err error) error {
 			if t := reTypeErr.FindStringSubmatch(msg); t != nil {
 				msg = fmt.Sprintf("%q is a %s, want %s", t[2], yamlKind(t[1]), goKind(t[3]))
 			}
-			out = append(out, FieldError{Path: li.pathAt(l), Line: l, Msg: msg})
+			out = append(out, FieldError{Path: li.pathAt(l, ""), Line: l, Msg: msg})
 			continue
 		}
 		out = append(out, FieldError{Path: "(document)", Msg: e})
@@ -181,11 +178,23 @@ func (li *lineIndex) decodeErrors(err error) error {
 	return out
 }
 
-func (li *lineIndex) pathAt(line int) string {
-	if p, ok := li.byLine[line]; ok {
-		return p
+// pathAt names the field at a line: the path ending in field when given, else the deepest
+// path that starts on the line (flow-style maps put several fields on one line).
+func (li *lineIndex) pathAt(line int, field string) string {
+	paths := li.byLine[line]
+	best := ""
+	for _, p := range paths {
+		if field != "" && (p == field || strings.HasSuffix(p, "."+field)) {
+			return p
+		}
+		if len(p) > len(best) {
+			best = p
+		}
 	}
-	return "(document)"
+	if best == "" {
+		return "(document)"
+	}
+	return best
 }
 
 func yamlKind(tag string) string {

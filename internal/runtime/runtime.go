@@ -139,7 +139,7 @@ func (rt *Runtime) Apply(ctx context.Context, cfg *config.Config) error {
 		}
 		// An address held by a server that this apply replaces is released first.
 		for oname, old := range rt.servers {
-			if old.key.address == key.address && sameKeyMissing(want, oname, old.key) {
+			if (old.key.address == key.address || old.ln.Addr().String() == key.address) && sameKeyMissing(want, oname, old.key) {
 				old.ln.Close()
 			}
 		}

@@ -107,3 +107,21 @@ func ClosedPort(t testing.TB) string {
 	ln.Close()
 	return addr
 }
+
+// StartH2CUpstream starts a cleartext upstream that speaks HTTP/2 with prior knowledge (and
+// HTTP/1.1).
+func StartH2CUpstream(t testing.TB, name string, h http.Handler) *Upstream {
+	t.Helper()
+	u := &Upstream{Name: name}
+	if h == nil {
+		h = Echo(name)
+	}
+	u.Server = httptest.NewUnstartedServer(u.record(h))
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	u.Config.Protocols = p
+	u.Start()
+	t.Cleanup(u.Close)
+	return u
+}
