@@ -1,0 +1,108 @@
+package e2e_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pylon-gateway/pylon/internal/testutil"
+)
+
+// TestDNSClusterResolves: a dns cluster resolves its endpoint names (localhost here) and
+// routes to every address found.
+func TestDNSClusterResolves(t *testing.T) {
+	up := testutil.StartUpstream(t, "named", nil)
+	_, port, _ := net.SplitHostPort(up.Addr())
+	gw := testutil.StartGateway(t, fmt.Sprintf(`
+admin: {address: "127.0.0.1:0"}
+listeners:
+  - name: public
+    address: 127.0.0.1:0
+    virtual_hosts:
+      - domains: ["*"]
+        routes:
+          - match: {prefix: /}
+            cluster: named
+            auto_host_rewrite: true
+clusters:
+  - name: named
+    type: dns
+    dns_refresh_rate: 100ms
+    endpoints: [localhost:%s]
+`, port))
+	addrs, err := net.LookupHost("localhost")
+	if err != nil || len(addrs) != 1 || addrs[0] != "127.0.0.1" {
+		t.Skipf("localhost resolves to %v here; this test needs exactly 127.0.0.1", addrs)
+	}
+	resp, body := get(t, gw.URL("public")+"/")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	if got := up.Last().Host; got != "localhost:"+port {
+		t.Errorf("auto_host_rewrite sent host %q, want the endpoint name", got)
+	}
+	_, clusters := adminGet(t, gw, "/clusters")
+	if !strings.Contains(clusters, "named::127.0.0.1:"+port+"::hostname::localhost") {
+		t.Errorf("/clusters:\n%s", clusters)
+	}
+}
+
+// TestUpstreamFailuresAreNeverSuccesses: an upstream that closes before answering is a 503;
+// one that dies in the middle of a body leaves the client with an error, not a short 200.
+func TestUpstreamFailuresAreNeverSuccesses(t *testing.T) {
+	hangup := testutil.StartUpstream(t, "hangup", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, _ := http.NewResponseController(w).Hijack()
+		conn.Close()
+	}))
+	cut := testutil.StartUpstream(t, "cut", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		time.Sleep(50 * time.Millisecond)
+		conn, _, _ := http.NewResponseController(w).Hijack()
+		conn.Close()
+	}))
+	cutChunked := testutil.StartUpstream(t, "cutchunked", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Write([]byte("data: 1\n\n"))
+		w.(http.Flusher).Flush()
+		time.Sleep(50 * time.Millisecond)
+		conn, _, _ := http.NewResponseController(w).Hijack()
+		conn.Close()
+	}))
+	gw := testutil.StartGateway(t, fmt.Sprintf(`
+listeners:
+  - name: public
+    address: 127.0.0.1:0
+    virtual_hosts:
+      - domains: ["*"]
+        routes:
+          - {match: {prefix: /hangup}, cluster: hangup}
+          - {match: {prefix: /cut}, cluster: cut}
+          - {match: {prefix: /chunked}, cluster: cutchunked}
+clusters:
+  - {name: hangup, endpoints: [%s]}
+  - {name: cut, endpoints: [%s]}
+  - {name: cutchunked, endpoints: [%s]}
+`, hangup.Addr(), cut.Addr(), cutChunked.Addr()))
+
+	resp, body := get(t, gw.URL("public")+"/hangup")
+	if resp.StatusCode != 503 || body != "upstream connect error or disconnect/reset before headers. reset reason: connection termination" {
+		t.Errorf("hang-up before headers: %d %q", resp.StatusCode, body)
+	}
+	for _, path := range []string{"/cut", "/chunked"} {
+		resp, err := http.Get(gw.URL("public") + path)
+		if err != nil {
+			continue // the reset arrived before the headers: also a visible failure
+		}
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			t.Errorf("%s: the client read a cut body as complete", path)
+		}
+	}
+}
