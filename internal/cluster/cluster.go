@@ -193,11 +193,12 @@ func (c *Cluster) Hosts() []*lb.Host { return c.set.Load().hosts }
 // Pick chooses the endpoint for a request; nil means no healthy upstream.
 func (c *Cluster) Pick(r *http.Request, remoteIP string) *lb.Host {
 	s := c.set.Load()
-	var lc lb.Context
-	if c.hashPolicy != nil {
-		lc.Hash, lc.HasHash = c.hashPolicy.Hash(r, remoteIP)
+	if c.hashPolicy == nil {
+		return s.balancer.Pick(nil) // no hash: nothing to allocate
 	}
-	return s.balancer.Pick(&lc)
+	lc := &lb.Context{}
+	lc.Hash, lc.HasHash = c.hashPolicy.Hash(r, remoteIP)
+	return s.balancer.Pick(lc)
 }
 
 // Transport is the round tripper for this cluster's endpoints.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -42,7 +41,8 @@ func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.
 	if r.ProtoMajor == 1 {
 		upgrade = upgradeType(r.Header)
 	}
-	out, err := l.outboundRequest(r, info, rt, c, host.Address, host.Hostname, upgrade)
+	var out http.Request
+	err := l.outboundRequest(&out, r, info, rt, c, host.Address, host.Hostname, upgrade)
 	if err != nil {
 		info.Flags, info.Details = "", "invalid_path"
 		l.localReply(w, http.StatusBadRequest, "invalid path")
@@ -53,9 +53,9 @@ func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, rt.Timeout)
 		defer cancel()
-		out.Header["X-Envoy-Expected-Rq-Timeout-Ms"] = []string{strconv.FormatInt(rt.Timeout.Milliseconds(), 10)}
+		out.Header["X-Envoy-Expected-Rq-Timeout-Ms"] = msHeader(rt.Timeout)
 	}
-	out = out.WithContext(ctx)
+	outReq := out.WithContext(ctx)
 
 	st.RqTotal.Inc()
 	st.RqActive.Inc()
@@ -65,7 +65,7 @@ func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.
 		host.Release()
 	}()
 	sent := time.Now()
-	resp, err := c.Transport().RoundTrip(out)
+	resp, err := c.Transport().RoundTrip(outReq)
 	if err != nil {
 		l.upstreamError(w, r, info, c, err)
 		return
@@ -86,8 +86,8 @@ func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.
 	}
 	removeHopHeaders(h)
 	announceTrailers(h, resp)
-	h["Server"] = []string{l.ServerName}
-	h["X-Envoy-Upstream-Service-Time"] = []string{strconv.FormatInt(info.UpstreamServiceTime.Milliseconds(), 10)}
+	h["Server"] = l.serverHeader
+	h["X-Envoy-Upstream-Service-Time"] = msHeader(info.UpstreamServiceTime)
 	rt.ApplyResponseHeaders(h)
 	w.WriteHeader(resp.StatusCode)
 
@@ -118,7 +118,7 @@ func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.
 
 // outboundRequest builds the upstream request from the downstream one. The downstream header
 // map is reused: nothing reads it as the client sent it after this point.
-func (l *Listener) outboundRequest(r *http.Request, info *stream.Info, rt *router.Route, c *cluster.Cluster, addr, hostname, upgrade string) (*http.Request, error) {
+func (l *Listener) outboundRequest(out *http.Request, r *http.Request, info *stream.Info, rt *router.Route, c *cluster.Cluster, addr, hostname, upgrade string) error {
 	h := r.Header
 	te := h["Te"]
 	removeHopHeaders(h)
@@ -139,7 +139,7 @@ func (l *Listener) outboundRequest(r *http.Request, info *stream.Info, rt *route
 		raw, q, _ := strings.Cut(p, "?")
 		dec, err := url.PathUnescape(raw)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		u.Path, u.RawPath, u.RawQuery = dec, raw, q
 	}
@@ -153,7 +153,7 @@ func (l *Listener) outboundRequest(r *http.Request, info *stream.Info, rt *route
 		}
 	}
 	rt.ApplyRequestHeaders(h)
-	out := &http.Request{
+	*out = http.Request{
 		Method:        r.Method,
 		URL:           u,
 		Proto:         "HTTP/1.1",
@@ -168,8 +168,33 @@ func (l *Listener) outboundRequest(r *http.Request, info *stream.Info, rt *route
 	if r.ContentLength == 0 {
 		out.Body = nil
 	}
-	return out, nil
+	return nil
 }
+
+// msHeader renders a duration in whole milliseconds as a header value. Values below a second
+// come from a table built once, so the common case allocates nothing; the slices are shared
+// and must only be replaced, never written through.
+func msHeader(d time.Duration) []string {
+	ms := d.Milliseconds()
+	if ms >= 0 && ms < int64(len(msValues)) {
+		return msValues[ms]
+	}
+	if ms == 15000 {
+		return ms15000
+	}
+	return []string{strconv.FormatInt(ms, 10)}
+}
+
+var (
+	msValues = func() [][]string {
+		v := make([][]string, 1000)
+		for i := range v {
+			v[i] = []string{strconv.Itoa(i)}
+		}
+		return v
+	}()
+	ms15000 = []string{"15000"}
+)
 
 // requestPath is the request target as the client sent it: path (escaped as sent) and query.
 func requestPath(r *http.Request) string {
@@ -220,12 +245,8 @@ func flushEach(resp *http.Response) bool {
 	if resp.ContentLength == -1 {
 		return true
 	}
-	ct := resp.Header.Get("Content-Type")
-	if ct == "" {
-		return false
-	}
-	mt, _, _ := mime.ParseMediaType(ct)
-	return mt == "text/event-stream"
+	ct := resp.Header["Content-Type"]
+	return len(ct) > 0 && len(ct[0]) >= 17 && strings.EqualFold(ct[0][:17], "text/event-stream")
 }
 
 // copyBody streams the upstream body to the client with a pooled buffer. Read and write

@@ -39,9 +39,17 @@ type Listener struct {
 	AccessLogs       []*accesslog.Logger
 	Log              *slog.Logger
 
+	serverHeader, schemeHeader []string
+
 	// Chain, when set, runs the listener's filters in front of the router for a route.
 	// nil means no filters: the router is called directly.
 	Chain func(*router.Route) http.Handler
+}
+
+// Init precomputes per-listener values; call it once after filling the fields.
+func (l *Listener) Init() {
+	l.serverHeader = []string{l.ServerName}
+	l.schemeHeader = []string{l.scheme()}
 }
 
 // exchange is the pooled per-request state: the stream info, the response writer wrapper and
@@ -178,7 +186,7 @@ func (l *Listener) localReply(w http.ResponseWriter, status int, body string) {
 		h["Content-Type"] = textPlain
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	h["Server"] = []string{l.ServerName}
+	h["Server"] = l.serverHeader
 	w.WriteHeader(status)
 	if body != "" {
 		w.Write([]byte(body))

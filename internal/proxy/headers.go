@@ -42,15 +42,16 @@ func (l *Listener) sanitize(r *http.Request, info *stream.Info) {
 		}
 	}
 	if l.UseRemoteAddress {
+		peer := []string{info.RemoteIP}
 		if prior, ok := h["X-Forwarded-For"]; ok && len(prior) > 0 {
 			h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + info.RemoteIP}
 		} else {
-			h["X-Forwarded-For"] = []string{info.RemoteIP}
+			h["X-Forwarded-For"] = peer
 		}
-		h["X-Forwarded-Proto"] = []string{l.scheme()}
-		h["X-Envoy-External-Address"] = []string{info.RemoteIP}
+		h["X-Forwarded-Proto"] = l.schemeHeader
+		h["X-Envoy-External-Address"] = peer // shared, read-only: header values are replaced, never written through
 	} else if _, ok := h["X-Forwarded-Proto"]; !ok {
-		h["X-Forwarded-Proto"] = []string{l.scheme()}
+		h["X-Forwarded-Proto"] = l.schemeHeader
 	}
 	if id := h["X-Request-Id"]; len(id) > 0 && id[0] != "" {
 		info.RequestID = id[0]

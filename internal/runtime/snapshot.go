@@ -112,6 +112,7 @@ func Build(cfg *config.Config, prev *Snapshot, opts BuildOptions) (_ *Snapshot, 
 			Clusters:         s.Clusters,
 			Log:              opts.Log.With("listener", lc.Name),
 		}
+		l.Init()
 		for j, al := range lc.AccessLog {
 			ap := fmt.Sprintf("%s.access_log[%d]", p, j)
 			lg, err := newAccessLog(al, opts)
