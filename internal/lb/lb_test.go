@@ -97,7 +97,7 @@ func TestDistribution(t *testing.T) {
 		{3, 9},               // reduced by their GCD in round_robin's schedule
 		{1000003, 999983, 1}, // co-prime and large: round_robin runs the live EDF scheduler
 	}
-	const picks = 100_000
+	const picks = 100_000 / sampleDivisor
 	for _, policy := range allPolicies {
 		for _, ws := range weightSets {
 			for _, hashed := range []bool{false, true} {
@@ -195,7 +195,7 @@ func TestConcurrentPicks(t *testing.T) {
 				var wg sync.WaitGroup
 				for g := range 16 {
 					wg.Go(func() {
-						for i := range 2000 {
+						for i := range 2000 / sampleDivisor {
 							h := b.Pick(&Context{Hash: uint64(g*2000 + i), HasHash: i%3 != 0})
 							if !member[h] {
 								t.Errorf("Pick returned %v", h)

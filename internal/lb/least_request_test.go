@@ -36,7 +36,7 @@ func TestLeastRequestEqualWeights(t *testing.T) {
 			if _, ok := b.(*p2c); !ok {
 				t.Fatalf("equal weights built %T, want *p2c", b)
 			}
-			checkShares(t, shares(t, b, hosts, 100_000, false), tc.want, tc.tol)
+			checkShares(t, shares(t, b, hosts, 100_000/sampleDivisor, false), tc.want, tc.tol)
 		})
 	}
 }
@@ -69,7 +69,7 @@ func TestLeastRequestWeighted(t *testing.T) {
 			if _, ok := b.(*weightedLeastRequest); !ok {
 				t.Fatalf("unequal weights built %T, want *weightedLeastRequest", b)
 			}
-			checkShares(t, shares(t, b, hosts, 100_000, false), want, 0.02)
+			checkShares(t, shares(t, b, hosts, 100_000/sampleDivisor, false), want, 0.02)
 		})
 	}
 }

@@ -170,7 +170,7 @@ func TestHashConsistency(t *testing.T) {
 				// entries with a little churn. Both stay under 2/N.
 				removed := hosts[tc.n/2]
 				after := mustNew(t, policy, slices.Delete(slices.Clone(hosts), tc.n/2, tc.n/2+1), tc.opts)
-				f := movedFraction(t, before, after, 100_000)
+				f := movedFraction(t, before, after, 100_000/sampleDivisor)
 				t.Logf("removing 1 of %d moved %.4f of the keys (1/N = %.4f)", tc.n, f, 1/float64(tc.n))
 				if f >= 2/float64(tc.n) {
 					t.Errorf("removing 1 of %d hosts moved %.4f of the keys, want < 2/N = %.4f", tc.n, f, 2/float64(tc.n))
