@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"regexp"
-	"sort"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -104,10 +103,11 @@ type hostStatus struct {
 }
 
 type clusterStatus struct {
-	Name  string       `json:"name"`
-	Type  string       `json:"type"`
-	LB    string       `json:"lb_policy"`
-	Hosts []hostStatus `json:"host_statuses"`
+	Name           string       `json:"name"`
+	MaxConnections int          `json:"max_connections"`
+	Type           string       `json:"type"`
+	LB             string       `json:"lb_policy"`
+	Hosts          []hostStatus `json:"host_statuses"`
 }
 
 func (h *Handler) clusterStatuses() []clusterStatus {
@@ -121,7 +121,7 @@ func (h *Handler) clusterStatuses() []clusterStatus {
 		if c == nil {
 			continue
 		}
-		cs := clusterStatus{Name: c.Name, Type: cc.Type, LB: cc.LB, Hosts: []hostStatus{}}
+		cs := clusterStatus{Name: c.Name, MaxConnections: cc.MaxConnections, Type: cc.Type, LB: cc.LB, Hosts: []hostStatus{}}
 		for _, host := range c.Hosts() {
 			flags := "healthy"
 			if !host.Healthy() {
@@ -143,7 +143,7 @@ func (h *Handler) clusters(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	for _, c := range cs {
-		fmt.Fprintf(w, "%s::default_priority::max_connections::%d\n", c.Name, 0)
+		fmt.Fprintf(w, "%s::default_priority::max_connections::%d\n", c.Name, c.MaxConnections)
 		for _, host := range c.Hosts {
 			p := c.Name + "::" + host.Address + "::"
 			fmt.Fprintf(w, "%shostname::%s\n", p, host.Hostname)
@@ -216,13 +216,4 @@ func writeJSON(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
