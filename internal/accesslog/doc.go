@@ -121,5 +121,10 @@
 // Loggers for the same file path share one file handle through a refcounted registry, as
 // do Loggers writing to stdout or to stderr, so their lines never interleave. Files are
 // opened with O_APPEND and created 0644. [Logger.Reopen] reopens the file after log
-// rotation.
+// rotation. On pipes (stdout under most container runtimes) writes are cut at line ends
+// into pieces of at most PIPE_BUF bytes, so lines stay whole beside other writers.
+//
+// The writer goroutine wakes every 100ms, or as soon as a quarter of its queue is in use,
+// rather than once per entry, so Log costs a channel send and no goroutine wake-up; a line
+// reaches the sink at most about 100ms after Log. [Logger.Close] writes everything queued.
 package accesslog

@@ -181,6 +181,10 @@ func BenchmarkLog(b *testing.B) {
 		if i%chunk == 0 {
 			b.StopTimer()
 			for len(l.ch) > 0 {
+				select {
+				case l.kick <- struct{}{}:
+				default:
+				}
 				runtime.Gosched()
 			}
 			b.StartTimer()

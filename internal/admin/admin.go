@@ -41,6 +41,7 @@ func New(rt *runtime.Runtime, info Info) *Handler {
 	h.mux.HandleFunc("GET /listeners", h.listeners)
 	h.mux.HandleFunc("GET /config_dump", h.configDump)
 	h.mux.HandleFunc("GET /stats", h.stats)
+	h.mux.HandleFunc("POST /reopen_logs", h.reopenLogs)
 	h.mux.Handle("GET /stats/prometheus", promhttp.HandlerFor(rt.Stats().Gatherer(), promhttp.HandlerOpts{}))
 	return h
 }
@@ -55,6 +56,7 @@ var endpoints = [][2]string{
 	{"/config_dump", "the running config as JSON, secrets redacted"},
 	{"/stats", "all stats under Envoy's names (?filter=<regex>, ?usedonly, ?format=json)"},
 	{"/stats/prometheus", "all stats in Prometheus text format"},
+	{"POST /reopen_logs", "reopen access log files (after log rotation moved them)"},
 }
 
 func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
@@ -166,7 +168,7 @@ func (h *Handler) listeners(w http.ResponseWriter, r *http.Request) {
 }
 
 // secretKey matches config keys whose values must never leave the process.
-var secretKey = regexp.MustCompile(`(?i)(api_?key|secret|password|token|credential|authorization)`)
+var secretKey = regexp.MustCompile(`(?i)(api_?key|secret|password|token|credential|authorization|cookie)`)
 
 // configDump writes the running config as JSON with secrets redacted.
 func (h *Handler) configDump(w http.ResponseWriter, r *http.Request) {
@@ -196,6 +198,12 @@ func (h *Handler) configDump(w http.ResponseWriter, r *http.Request) {
 func redact(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
+		// A header entry {name: authorization, value: ...} hides its value.
+		if name, ok := t["name"].(string); ok && secretKey.MatchString(name) {
+			if _, ok := t["value"]; ok {
+				t["value"] = "[redacted]"
+			}
+		}
 		for k, val := range t {
 			if secretKey.MatchString(k) {
 				t[k] = "[redacted]"
@@ -209,6 +217,14 @@ func redact(v any) any {
 		}
 	}
 	return v
+}
+
+func (h *Handler) reopenLogs(w http.ResponseWriter, r *http.Request) {
+	if err := h.rt.ReopenLogs(); err != nil {
+		http.Error(w, "reopen_logs: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintln(w, "OK")
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -60,7 +60,7 @@ Flags of serve:
   --log-format FORMAT    text (default) or json
   --watch=false          do not reload when the config file changes (SIGHUP still reloads)
 
-Reloads: on SIGHUP, and when the config file changes, Pylon validates the new config and swaps
+Reloads: on SIGHUP (which also reopens access log files, for log rotation), and when the config file changes, Pylon validates the new config and swaps
 it in atomically; requests in flight finish on the old one. An invalid config is logged and the
 old one keeps serving.
 Shutdown: SIGTERM or SIGINT stop accepting, let in-flight requests finish within the config's
@@ -191,6 +191,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				g.Reload()
+				if err := g.Runtime.ReopenLogs(); err != nil {
+					logger.Warn("reopening access logs", "error", err)
+				}
 				continue
 			}
 			logger.Info("shutting down", "signal", sig.String(), "drain_timeout", g.DrainTimeout())

@@ -136,7 +136,7 @@ virtual_hosts:
       - {match: {prefix: /path}, redirect: {path_redirect: /new/place}}
       - {match: {prefix: /pq}, redirect: {path_redirect: "/new?own=1", strip_query: true}}
       - {match: {prefix: /old/}, redirect: {prefix_rewrite: /new/, response_code: 302}}
-      - {match: {prefix: /scheme}, redirect: {scheme_redirect: HTTP}}
+      - {match: {prefix: /scheme}, redirect: {scheme_redirect: http}}
       - {match: {prefix: /nq}, redirect: {path_redirect: /x, strip_query: true}}
 `)
 	for _, tc := range []struct {
@@ -230,7 +230,6 @@ virtual_hosts:
           - {name: x-route-set, value: route}
           - {name: x-both, value: from-route}
           - {name: x-added-by-route, value: gone}
-          - {name: x-empty, value: ""}
         request_headers_to_remove: [x-remove, x-replace]
         response_headers_to_add: [{name: server-timing, value: route}]
 `)

@@ -19,7 +19,7 @@ virtual_hosts:
       - {match: {path: /p}, prefix_rewrite: /q, cluster: a}
       - {match: {path_separated_prefix: /sep, case_sensitive: false}, prefix_rewrite: /s, cluster: a}
       - {match: {regex: "/re/([a-z]+)/(.*)"}, regex_rewrite: {pattern: "([a-z]+)", substitution: '<\1>'}, cluster: a}
-      - match: {prefix: /h, headers: [{name: x-a, exact: v, invert: true}, {name: x-b, regex: "[0-9]*", ignore_case: true}, {name: ":authority", contains: foo, ignore_case: true}]}
+      - match: {prefix: /h, headers: [{name: x-a, exact: v, invert: true}, {name: x-b, regex: "[0-9]*"}, {name: ":authority", contains: foo, ignore_case: true}]}
         cluster: b
       - match: {prefix: /q, query: [{name: a, suffix: z, ignore_case: true}, {name: b, present: false}]}
         weighted_clusters: [{name: a, weight: 3}, {name: b, weight: 0}, {name: c, weight: 7}]

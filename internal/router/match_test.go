@@ -44,7 +44,7 @@ virtual_hosts:
       - {name: alt, match: {regex: "/alt|/alternative"}, cluster: a}
       - {name: ci-path, match: {path: /CI/Exact, case_sensitive: false}, cluster: a}
       - {name: ci-sep, match: {path_separated_prefix: /Ci-Sep, case_sensitive: false}, cluster: a}
-      - {name: regex-not-ci, match: {regex: "/rx", case_sensitive: false}, cluster: a}
+      - {name: regex-not-ci, match: {regex: "/rx"}, cluster: a}
       - {name: query-prefix, match: {prefix: "/q?debug"}, cluster: a}
       - {name: cs, match: {prefix: /Case}, cluster: a}
 `)
@@ -128,7 +128,7 @@ virtual_hosts:
       - {name: method, match: {prefix: /method, headers: [{name: ":method", exact: POST}]}, cluster: a}
       - {name: path, match: {prefix: /, headers: [{name: ":path", contains: "pseudo-path"}]}, cluster: a}
       - {name: scheme, match: {prefix: /scheme, headers: [{name: ":scheme", exact: https}]}, cluster: a}
-      - {name: host-is-not-a-header, match: {prefix: /hostheader, headers: [{name: host}]}, cluster: a}
+      - {name: host-is-authority, match: {prefix: /hostheader, headers: [{name: host}]}, cluster: a}
 `)
 	runMatchCases(t, tb, []matchCase{
 		{name: "case 4 exact", target: "/c4", headers: []string{"x-v", "2"}, want: "v2"},
@@ -172,7 +172,7 @@ virtual_hosts:
 		{name: ":method no", target: "/method"},
 		{name: ":path", target: "/x?pseudo-path", want: "path"},
 		{name: ":scheme http", target: "/scheme"},
-		{name: "host is the :authority, not a header", target: "/hostheader"},
+		{name: "host reads the :authority", target: "/hostheader", want: "host-is-authority"},
 	})
 	r := request("GET", "h", "/scheme")
 	r.TLS = &tls.ConnectionState{}

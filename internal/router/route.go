@@ -210,7 +210,9 @@ func (c *compiler) match(p string, m *config.RouteMatch, r *Route) {
 		hp := fmt.Sprintf("%s.headers[%d]", p, i)
 		hm := headerMatcher{name: h.Name, invert: h.Invert}
 		switch strings.ToLower(h.Name) {
-		case ":authority":
+		case ":authority", "host":
+			// Go keeps the Host header out of r.Header (as Envoy turns it into :authority),
+			// so a match on host reads the authority; hash_policy does the same.
 			hm.pseudo = pseudoAuthority
 		case ":method":
 			hm.pseudo = pseudoMethod

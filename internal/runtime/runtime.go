@@ -137,13 +137,10 @@ func (rt *Runtime) Apply(ctx context.Context, cfg *config.Config) error {
 		if old, ok := rt.servers[name]; ok && old.key == key {
 			continue
 		}
-		// An address held by a server that this apply replaces is released first.
-		for oname, old := range rt.servers {
-			if (old.key.address == key.address || old.ln.Addr().String() == key.address) && sameKeyMissing(want, oname, old.key) {
-				old.ln.Close()
-			}
-		}
-		ln, err := net.Listen("tcp", key.address)
+		// Sockets are bound with SO_REUSEPORT (as Envoy does by default), so a server that
+		// replaces another on the same address binds before the old one closes: no window
+		// in which connections are refused, and nothing to undo if a later bind fails.
+		ln, err := listen(ctx, key.address)
 		if err != nil {
 			rollback()
 			return fmt.Errorf("runtime: listener %q: %w", displayName(name), err)
@@ -172,11 +169,6 @@ func (rt *Runtime) Apply(ctx context.Context, cfg *config.Config) error {
 	}
 	rt.log.Info("config applied", "version", snap.Version, "listeners", len(cfg.Listeners), "clusters", len(cfg.Clusters))
 	return nil
-}
-
-func sameKeyMissing(want map[string]serverKey, name string, key serverKey) bool {
-	k, ok := want[name]
-	return !ok || k != key
 }
 
 func displayName(name string) string {
@@ -280,6 +272,22 @@ func (s *server) shutdown(drain time.Duration) {
 	if err := s.srv.Shutdown(ctx); err != nil {
 		s.srv.Close()
 	}
+}
+
+// ReopenLogs reopens the access log files of the current snapshot (log rotation).
+func (rt *Runtime) ReopenLogs() error {
+	snap := rt.acquireCurrent()
+	if snap == nil {
+		return nil
+	}
+	defer snap.release()
+	var errs []error
+	for _, lg := range snap.logs {
+		if err := lg.Reopen(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Shutdown drains every listener within ctx's deadline, then releases the snapshot.
