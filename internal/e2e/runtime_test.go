@@ -28,12 +28,14 @@ func clusterConfig(upstreams ...*testutil.Upstream) string {
 func TestHotReloadUnderLoad(t *testing.T) {
 	blue := testutil.StartUpstream(t, "blue", nil)
 	green := testutil.StartUpstream(t, "green", nil)
+	headersKB := 60
 	cfg := func(up *testutil.Upstream) string {
 		return fmt.Sprintf(`
 admin: {address: "127.0.0.1:0"}
 listeners:
   - name: public
     address: 127.0.0.1:0
+    max_request_headers_kb: %d
     virtual_hosts:
       - domains: ["*"]
         routes:
@@ -42,7 +44,7 @@ listeners:
 clusters:
   - name: app
     endpoints: [%s]
-`, up.Addr())
+`, headersKB, up.Addr())
 	}
 	// Port 0 would rebind on every reload; pin the port the first start got.
 	gw := testutil.StartGateway(t, cfg(blue))
@@ -59,8 +61,13 @@ clusters:
 	var failures, total atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	keepAlive := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}} // a new connection per request
 	for i := 0; i < 8; i++ {
+		client := keepAlive
+		if i%2 == 1 {
+			client = fresh
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -74,7 +81,7 @@ clusters:
 				total.Add(1)
 				if err != nil {
 					failures.Add(1)
-					t.Logf("request failed: %v", err)
+					t.Logf("request failed (keep-alive %v): %v", client == keepAlive, err)
 					continue
 				}
 				io.Copy(io.Discard, resp.Body)
@@ -90,6 +97,11 @@ clusters:
 		up := green
 		if i%2 == 1 {
 			up = blue
+		}
+		if i%4 == 0 {
+			// A socket-level setting changes: the listener's server is replaced on the same
+			// address while clients keep connecting.
+			headersKB = 60 + i
 		}
 		if err := gw.Rewrite(pin(cfg(up))); err != nil {
 			t.Fatalf("reload %d: %v", i, err)

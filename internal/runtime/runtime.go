@@ -56,7 +56,7 @@ func (rt *Runtime) Addr(name string) string {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if s, ok := rt.servers[serverName(name)]; ok {
-		return s.ln.Addr().String()
+		return s.sock.ln.Addr().String()
 	}
 	return ""
 }
@@ -97,7 +97,8 @@ type serverKey struct {
 type server struct {
 	name string
 	key  serverKey
-	ln   net.Listener
+	sock *socket
+	ln   *vlistener
 	srv  *http.Server
 	done chan struct{}
 }
@@ -125,28 +126,36 @@ func (rt *Runtime) Apply(ctx context.Context, cfg *config.Config) error {
 	if cfg.Admin.Address != "" && rt.Admin != nil {
 		want[adminServer] = serverKey{address: cfg.Admin.Address}
 	}
-	var stale []*server
-	started := map[string]*server{}
-	rollback := func() {
-		for _, s := range started {
-			s.ln.Close()
-		}
-		snap.close()
-	}
+	// First bind every address that no running server holds: the only step that can fail,
+	// and undone by closing what it opened.
+	sockets := map[string]*socket{} // by listener name, for servers to (re)start
+	var opened []*socket
 	for name, key := range want {
 		if old, ok := rt.servers[name]; ok && old.key == key {
 			continue
 		}
-		// Sockets are bound with SO_REUSEPORT (as Envoy does by default), so a server that
-		// replaces another on the same address binds before the old one closes: no window
-		// in which connections are refused, and nothing to undo if a later bind fails.
-		ln, err := listen(ctx, key.address)
+		if sock := rt.socketFor(key.address); sock != nil {
+			sockets[name] = sock
+			continue
+		}
+		ln, err := net.Listen("tcp", key.address)
 		if err != nil {
-			rollback()
+			for _, s := range opened {
+				s.close()
+			}
+			snap.close()
 			return fmt.Errorf("runtime: listener %q: %w", displayName(name), err)
 		}
-		started[name] = rt.newServer(name, key, ln)
+		sock := newSocket(ln)
+		opened = append(opened, sock)
+		sockets[name] = sock
 	}
+	// From here nothing fails: attach new servers, swap the snapshot, retire the old.
+	started := map[string]*server{}
+	for name, sock := range sockets {
+		started[name] = rt.newServer(name, want[name], sock)
+	}
+	var stale []*server
 	for name, old := range rt.servers {
 		if k, ok := want[name]; !ok || k != old.key {
 			stale = append(stale, old)
@@ -165,6 +174,10 @@ func (rt *Runtime) Apply(ctx context.Context, cfg *config.Config) error {
 		prev.retire()
 	}
 	for _, s := range stale {
+		s.sock.refs--
+		if s.sock.refs == 0 {
+			s.sock.close() // the address is no longer served
+		}
 		go s.shutdown(time.Duration(cfg.DrainTimeout))
 	}
 	rt.log.Info("config applied", "version", snap.Version, "listeners", len(cfg.Listeners), "clusters", len(cfg.Clusters))
@@ -178,8 +191,20 @@ func displayName(name string) string {
 	return name
 }
 
-func (rt *Runtime) newServer(name string, key serverKey, ln net.Listener) *server {
-	s := &server{name: name, key: key, ln: ln, done: make(chan struct{})}
+// socketFor returns the socket a running server holds for addr (its configured or its bound
+// address), so that a replacement server can take it over.
+func (rt *Runtime) socketFor(addr string) *socket {
+	for _, s := range rt.servers {
+		if s.key.address == addr || s.sock.ln.Addr().String() == addr {
+			return s.sock
+		}
+	}
+	return nil
+}
+
+func (rt *Runtime) newServer(name string, key serverKey, sock *socket) *server {
+	sock.refs++
+	s := &server{name: name, key: key, sock: sock, ln: sock.attach(), done: make(chan struct{})}
 	var h http.Handler
 	if name == adminServer {
 		h = rt.Admin
@@ -265,14 +290,24 @@ func (s *server) serve(lg *slog.Logger) {
 	}
 }
 
-// shutdown stops accepting, lets in-flight requests finish within drain, then closes.
+// shutdown retires a server that a reload replaced. New connections already go to its
+// successor. Connections it accepted get a grace period to deliver their first request
+// (net/http's Shutdown drops a connection whose request arrives after it starts), and
+// keep-alive is turned off so each answers its current request with "connection: close";
+// then in-flight requests finish within drain.
 func (s *server) shutdown(drain time.Duration) {
+	s.ln.Close()
+	s.srv.SetKeepAlivesEnabled(false)
+	time.Sleep(min(retireGrace, drain))
 	ctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {
 		s.srv.Close()
 	}
 }
+
+// retireGrace is how long a replaced server keeps serving the connections it accepted.
+const retireGrace = time.Second
 
 // ReopenLogs reopens the access log files of the current snapshot (log rotation).
 func (rt *Runtime) ReopenLogs() error {
@@ -296,6 +331,9 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	rt.closed = true
 	servers := rt.servers
 	rt.servers = map[string]*server{}
+	for _, s := range servers {
+		s.sock.close()
+	}
 	rt.mu.Unlock()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
