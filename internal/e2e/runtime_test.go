@@ -234,6 +234,7 @@ listeners:
         routes:
           - match: {prefix: /}
             cluster: svc
+            request_headers_to_add: [{name: authorization, value: "Bearer sk-very-secret"}]
 clusters:
   - name: svc
     endpoints: [%s]
@@ -282,6 +283,9 @@ clusters:
 	var d map[string]any
 	if err := json.Unmarshal([]byte(dump), &d); err != nil {
 		t.Fatalf("/config_dump is not JSON: %v", err)
+	}
+	if strings.Contains(dump, "sk-very-secret") || !strings.Contains(dump, "[redacted]") {
+		t.Errorf("/config_dump shows a secret header value:\n%s", dump)
 	}
 	if !strings.Contains(dump, up.Addr()) {
 		t.Errorf("/config_dump lacks the cluster endpoint:\n%s", dump)
