@@ -73,6 +73,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info.Listener = l.Name
 	info.UpstreamServiceTime = -1
 	ex.rw.ResponseWriter = w
+	ex.rw.server = l.serverHeader
 	rw := &ex.rw
 	if r.Body != nil && r.Body != http.NoBody {
 		ex.body = &countingBody{ReadCloser: r.Body}
@@ -91,6 +92,9 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		st.RqActive.Dec()
 		d := time.Since(info.Start)
+		if rw.status == 0 && info.Upgraded {
+			rw.status = http.StatusSwitchingProtocols
+		}
 		if rw.status == 0 && info.Flags == "" {
 			info.Flags = "DC"
 		}

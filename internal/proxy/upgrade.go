@@ -28,11 +28,9 @@ func (l *Listener) upgradeResponse(w http.ResponseWriter, r *http.Request, info 
 		return
 	}
 	defer conn.Close()
-	if rw, ok := w.(*responseWriter); ok {
-		rw.status = http.StatusSwitchingProtocols
-	}
+	info.Upgraded = true // the status is not seen by any writer: the connection is ours now
 	h := resp.Header.Clone()
-	h["Server"] = []string{l.ServerName}
+	h["Server"] = l.serverHeader
 	rt.ApplyResponseHeaders(h)
 	resp.Header = h
 	resp.Body = nil

@@ -14,18 +14,22 @@ type responseWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	server []string // the server header, set on every response that lacks one (filter replies)
 }
 
 func (w *responseWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
+		if h := w.ResponseWriter.Header(); h["Server"] == nil {
+			h["Server"] = w.server
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *responseWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)

@@ -23,6 +23,8 @@ type Info struct {
 	UpstreamHost        string
 	UpstreamServiceTime time.Duration // -1 until upstream headers arrive
 
+	Upgraded bool // the connection switched protocols (WebSocket): status 101
+
 	Flags   string // Envoy response flags: NR, NC, UH, UF, UC, UT, DC...
 	Details string // Envoy response code details: via_upstream, route_not_found...
 }
