@@ -116,24 +116,24 @@ func build(cfg yaml.Node, perRoute bool) (filter.Filter, error) {
 			if n.Kind == yaml.SequenceNode {
 				*dst = make([]string, len(n.Content))
 			}
-			return decodeList(field, n, func(i int, item yaml.Node) error {
+			return filter.DecodeList(field, n, func(i int, item yaml.Node) error {
 				if item.Kind != yaml.ScalarNode {
-					return fmt.Errorf("want a string, got %s", kindOf(item))
+					return fmt.Errorf("want a string, got %s", filter.KindOf(item))
 				}
-				return strict(item, &(*dst)[i])
+				return filter.Strict(item, &(*dst)[i])
 			})
 		}
 	}
-	err := decodeFields(cfg, map[string]func(yaml.Node) error{
+	err := filter.DecodeFields(cfg, example, map[string]func(yaml.Node) error{
 		"allow_origins":                   list("allow_origins", &s.Origins, false),
 		"allow_origin_regex":              list("allow_origin_regex", &s.Regexes, false),
 		"allow_methods":                   list("allow_methods", &s.Methods, true),
 		"allow_headers":                   list("allow_headers", &s.Headers, true),
 		"expose_headers":                  list("expose_headers", &s.Expose, true),
-		"max_age":                         func(n yaml.Node) error { return strict(n, &s.MaxAge) },
-		"allow_credentials":               func(n yaml.Node) error { return strict(n, &s.Credentials) },
-		"forward_not_matching_preflights": func(n yaml.Node) error { return strict(n, &s.ForwardNotMatch) },
-		"disabled":                        func(n yaml.Node) error { return strict(n, &s.Disabled) },
+		"max_age":                         func(n yaml.Node) error { return filter.Strict(n, &s.MaxAge) },
+		"allow_credentials":               func(n yaml.Node) error { return filter.Strict(n, &s.Credentials) },
+		"forward_not_matching_preflights": func(n yaml.Node) error { return filter.Strict(n, &s.ForwardNotMatch) },
+		"disabled":                        func(n yaml.Node) error { return filter.Strict(n, &s.Disabled) },
 	})
 	if err != nil {
 		return nil, err

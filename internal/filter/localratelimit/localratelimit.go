@@ -98,17 +98,17 @@ type headerValue struct {
 
 func (f Factory) build(cfg yaml.Node, perRoute bool) (filter.Filter, error) {
 	var s settings
-	err := decodeFields(cfg, map[string]func(yaml.Node) error{
-		"max_tokens":      func(n yaml.Node) error { return integer(n, &s.MaxTokens) },
-		"tokens_per_fill": func(n yaml.Node) error { return integer(n, &s.TokensPerFill) },
-		"fill_interval":   func(n yaml.Node) error { return strict(n, &s.FillInterval) },
-		"status":          func(n yaml.Node) error { return integer(n, &s.Status) },
+	err := filter.DecodeFields(cfg, example, map[string]func(yaml.Node) error{
+		"max_tokens":      func(n yaml.Node) error { return filter.Integer(n, &s.MaxTokens) },
+		"tokens_per_fill": func(n yaml.Node) error { return filter.Integer(n, &s.TokensPerFill) },
+		"fill_interval":   func(n yaml.Node) error { return filter.Strict(n, &s.FillInterval) },
+		"status":          func(n yaml.Node) error { return filter.Integer(n, &s.Status) },
 		"response_headers_to_add": func(n yaml.Node) error {
 			if n.Kind == yaml.SequenceNode {
 				s.Headers = make([]headerValue, len(n.Content))
 			}
-			return decodeList("response_headers_to_add", n, func(i int, item yaml.Node) error {
-				return strict(item, &s.Headers[i])
+			return filter.DecodeList("response_headers_to_add", n, func(i int, item yaml.Node) error {
+				return filter.Strict(item, &s.Headers[i])
 			})
 		},
 		"enable_x_ratelimit_headers": func(n yaml.Node) error {
@@ -121,9 +121,9 @@ func (f Factory) build(cfg yaml.Node, perRoute bool) (filter.Filter, error) {
 				s.XHeaders = ptr(false)
 				return nil
 			}
-			return strict(n, &s.XHeaders)
+			return filter.Strict(n, &s.XHeaders)
 		},
-		"disabled": func(n yaml.Node) error { return strict(n, &s.Disabled) },
+		"disabled": func(n yaml.Node) error { return filter.Strict(n, &s.Disabled) },
 	})
 	if err != nil {
 		return nil, err

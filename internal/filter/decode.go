@@ -1,4 +1,4 @@
-package localratelimit
+package filter
 
 import (
 	"errors"
@@ -8,14 +8,14 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/pylon-gateway/pylon/internal/filter"
 )
 
-// decodeFields decodes a filter's YAML mapping one field at a time, each value with
-// filter.DecodeStrict, so that every error starts with the field it is about. Unknown and
-// repeated fields are errors. A missing or null config decodes nothing.
-func decodeFields(cfg yaml.Node, fields map[string]func(yaml.Node) error) error {
+// DecodeFields decodes a filter's YAML mapping one field at a time, each value with
+// DecodeStrict, so that every error starts with the field it is about. Unknown and
+// repeated fields are errors. A missing or null config decodes nothing. example (a valid
+// config) is quoted when the value is not a mapping. Filters share it so that their errors
+// read alike.
+func DecodeFields(cfg yaml.Node, example string, fields map[string]func(yaml.Node) error) error {
 	n := &cfg
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
@@ -39,7 +39,7 @@ func decodeFields(cfg yaml.Node, fields map[string]func(yaml.Node) error) error 
 		dec, ok := fields[k]
 		switch {
 		case !ok:
-			errs = append(errs, fmt.Sprintf("%s: unknown field (known: %s)", k, known(fields)))
+			errs = append(errs, fmt.Sprintf("%s: unknown field (known: %s)", k, Known(fields)))
 		case seen[k]:
 			errs = append(errs, k+": set twice")
 		default:
@@ -64,13 +64,13 @@ type prefixed string
 
 func (p prefixed) Error() string { return string(p) }
 
-// decodeList decodes each item of a YAML sequence with dec, naming items field[i].
-func decodeList(field string, n yaml.Node, dec func(i int, item yaml.Node) error) error {
+// DecodeList decodes each item of a YAML sequence with dec, naming items field[i].
+func DecodeList(field string, n yaml.Node, dec func(i int, item yaml.Node) error) error {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		return fmt.Errorf("want a list, got %s", kindOf(n))
+		return fmt.Errorf("want a list, got %s", KindOf(n))
 	}
 	var errs []string
 	for i, item := range n.Content {
@@ -87,7 +87,7 @@ func decodeList(field string, n yaml.Node, dec func(i int, item yaml.Node) error
 	return nil
 }
 
-func kindOf(n yaml.Node) string {
+func KindOf(n yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -97,7 +97,7 @@ func kindOf(n yaml.Node) string {
 	return fmt.Sprintf("%q", n.Value)
 }
 
-func known(fields map[string]func(yaml.Node) error) string {
+func Known(fields map[string]func(yaml.Node) error) string {
 	names := make([]string, 0, len(fields))
 	for k := range fields {
 		names = append(names, k)
@@ -106,11 +106,11 @@ func known(fields map[string]func(yaml.Node) error) string {
 	return strings.Join(names, ", ")
 }
 
-// strict decodes one value with filter.DecodeStrict and rewrites yaml's messages so that
+// Strict decodes one value with DecodeStrict and rewrites yaml's messages so that
 // they read well after a field name (the line numbers yaml reports are those of a re-encoded
 // fragment, not of the user's file, so they are dropped: the runtime adds the real line).
-func strict(n yaml.Node, dst any) error {
-	err := filter.DecodeStrict(n, dst)
+func Strict(n yaml.Node, dst any) error {
+	err := DecodeStrict(n, dst)
 	if err == nil {
 		return nil
 	}
@@ -169,10 +169,10 @@ func goKind(t string) string {
 	return t
 }
 
-// integer decodes a whole number: yaml would silently truncate 1.5 to 1.
-func integer(n yaml.Node, dst any) error {
+// Integer decodes a whole number: yaml would silently truncate 1.5 to 1.
+func Integer(n yaml.Node, dst any) error {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
 		return fmt.Errorf("want an integer, got %q", n.Value)
 	}
-	return strict(n, dst)
+	return Strict(n, dst)
 }
