@@ -24,6 +24,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/config"
 	"github.com/pylon-gateway/pylon/internal/lb"
 	"github.com/pylon-gateway/pylon/internal/stats"
+	"github.com/pylon-gateway/pylon/internal/upstream/h1"
 )
 
 // Cluster is a named group of upstream endpoints.
@@ -33,7 +34,7 @@ type Cluster struct {
 	Stats  *stats.Cluster
 
 	hashPolicy *lb.HashPolicy
-	transport  *http.Transport
+	transport  roundTripper
 	scheme     string // "http" or "https"
 	log        *slog.Logger
 
@@ -228,6 +229,13 @@ func (c *Cluster) Close() {
 	})
 }
 
+// roundTripper is what both transports offer: the lean HTTP/1.1 one (h1.Transport) and
+// net/http's, kept for HTTP/2.
+type roundTripper interface {
+	http.RoundTripper
+	CloseIdleConnections()
+}
+
 // ConnectError marks a failure to connect to an endpoint (as opposed to a failure after the
 // connection was made): the proxy answers these with Envoy's "connection failure" reply.
 type ConnectError struct {
@@ -239,7 +247,11 @@ type ConnectError struct {
 func (e *ConnectError) Error() string { return "connect to " + e.Addr + ": " + e.Err.Error() }
 func (e *ConnectError) Unwrap() error { return e.Err }
 
-func (c *Cluster) newTransport() (*http.Transport, error) {
+// newTransport builds the cluster's transport. HTTP/1.1 clusters use h1.Transport, whose
+// calling goroutine writes the request and reads the response itself (no per-connection
+// goroutines, no channel hand-offs: a third of net/http's CPU per request); HTTP/2 clusters
+// use net/http's transport.
+func (c *Cluster) newTransport() (roundTripper, error) {
 	cfg := c.Config
 	d := &net.Dialer{Timeout: cfg.ConnectTimeout.D(), KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
@@ -271,11 +283,10 @@ func (c *Cluster) newTransport() (*http.Transport, error) {
 	tr.DialContext = dial
 	protos := new(http.Protocols)
 	if cfg.TLS == nil {
-		if cfg.HTTP2 {
-			protos.SetUnencryptedHTTP2(true)
-		} else {
-			protos.SetHTTP1(true)
+		if !cfg.HTTP2 {
+			return c.h1Transport(func(ctx context.Context, addr string) (net.Conn, error) { return dial(ctx, "tcp", addr) }), nil
 		}
+		protos.SetUnencryptedHTTP2(true)
 		tr.Protocols = protos
 		return tr, nil
 	}
@@ -297,7 +308,7 @@ func (c *Cluster) newTransport() (*http.Transport, error) {
 	tr.TLSClientConfig = base
 	// The dial address is an IP; the server name comes from the endpoint's configured host
 	// (or the sni setting), so one transport serves every endpoint with its own name.
-	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dialTLS := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
@@ -320,7 +331,22 @@ func (c *Cluster) newTransport() (*http.Transport, error) {
 		}
 		return tlsConn, nil
 	}
+	if !cfg.HTTP2 {
+		return c.h1Transport(func(ctx context.Context, addr string) (net.Conn, error) { return dialTLS(ctx, "tcp", addr) }), nil
+	}
+	tr.DialTLSContext = dialTLS
 	return tr, nil
+}
+
+func (c *Cluster) h1Transport(dial func(ctx context.Context, addr string) (net.Conn, error)) *h1.Transport {
+	return &h1.Transport{
+		Dial:                dial,
+		MaxConnsPerHost:     c.Config.MaxConnections,
+		MaxIdleConnsPerHost: c.Config.MaxIdleConnections,
+		IdleTimeout:         c.Config.IdleTimeout.D(),
+		ReadBufferSize:      32 << 10,
+		WriteBufferSize:     32 << 10,
+	}
 }
 
 func upstreamTLS(t *config.UpstreamTLS) (*tls.Config, error) {
@@ -352,6 +378,10 @@ type countedConn struct {
 	st   *stats.Cluster
 	once sync.Once
 }
+
+// NetConn exposes the socket, so the transport can check an idle connection is still open
+// before reusing it.
+func (c *countedConn) NetConn() net.Conn { return c.Conn }
 
 func (c *countedConn) Close() error {
 	c.once.Do(func() {
