@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"regexp"
 	"time"
@@ -42,6 +43,10 @@ func New(rt *runtime.Runtime, info Info) *Handler {
 	h.mux.HandleFunc("GET /config_dump", h.configDump)
 	h.mux.HandleFunc("GET /stats", h.stats)
 	h.mux.HandleFunc("POST /reopen_logs", h.reopenLogs)
+	// Go's profiler, for the operator who must know where the CPU goes (Envoy: /cpuprofiler).
+	h.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	h.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	h.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	h.mux.Handle("GET /stats/prometheus", promhttp.HandlerFor(rt.Stats().Gatherer(), promhttp.HandlerOpts{}))
 	return h
 }
@@ -56,6 +61,7 @@ var endpoints = [][2]string{
 	{"/config_dump", "the running config as JSON, secrets redacted"},
 	{"/stats", "all stats under Envoy's names (?filter=<regex>, ?usedonly, ?format=json)"},
 	{"/stats/prometheus", "all stats in Prometheus text format"},
+	{"/debug/pprof/", "Go profiles: CPU (/debug/pprof/profile?seconds=N), heap, goroutines"},
 	{"POST /reopen_logs", "reopen access log files (after log rotation moved them)"},
 }
 
