@@ -81,7 +81,8 @@ type AccessLog struct {
 	JSON map[string]string `yaml:"json,omitempty" json:"json,omitempty"`
 }
 
-// Filter is one entry of the HTTP filter chain: a single-key map, filter name -> its config.
+// Filter is one entry of the HTTP filter chain: a bare filter name, or a single-key map,
+// filter name -> its config.
 type Filter struct {
 	Name   string    `json:"name"`
 	Config yaml.Node `json:"-"`
@@ -207,7 +208,7 @@ type Redirect struct {
 }
 
 // RegexRewrite replaces every match of Pattern in the path (query kept) with Substitution
-// (\1-style back references).
+// (Envoy/RE2 style: \0-\9 are back references, \\ is a backslash).
 type RegexRewrite struct {
 	Pattern      string `yaml:"pattern" json:"pattern"`
 	Substitution string `yaml:"substitution" json:"substitution"`

@@ -4,7 +4,6 @@ import "time"
 
 // Defaults, named so that docs and code agree.
 const (
-	DefaultAdminAddress        = "127.0.0.1:9901"
 	DefaultDrainTimeout        = 15 * time.Second
 	DefaultRouteTimeout        = 15 * time.Second
 	DefaultConnectTimeout      = 5 * time.Second

@@ -6,25 +6,101 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
 )
 
 // validator collects every problem with its path and line.
 type validator struct {
-	lines *lineIndex
-	errs  Errors
+	lines  *lineIndex
+	issues []decodeIssue // what the decoder already reported
+	errs   Errors
 }
 
 func (v *validator) add(path, format string, args ...any) {
+	if v.hidden(path) {
+		return
+	}
 	v.errs = append(v.errs, FieldError{Path: path, Line: v.lines.line(path), Msg: fmt.Sprintf(format, args...)})
 }
 
-func validate(c *Config, lines *lineIndex) Errors {
-	v := &validator{lines: lines}
+// hidden reports whether a problem at path is likely a consequence of a decode error,
+// which is reported instead: a field that failed to decode (type error) is left empty, so
+// checks on it, inside it or on what contains it say nothing new; an unknown field (often
+// a misspelt one) leaves its parent without the field it meant to set.
+func (v *validator) hidden(path string) bool {
+	for _, is := range v.issues {
+		if is.kind == unknownField {
+			if path == is.subject {
+				return true
+			}
+		} else if is.subject == "" || related(path, is.subject) {
+			return true
+		}
+	}
+	return false
+}
+
+// undecoded reports whether a type error left the field at path undecoded: the field
+// itself or what contains it failed to decode.
+func (v *validator) undecoded(path string) bool {
+	for _, is := range v.issues {
+		if is.kind == typeError && (is.subject == "" || path == is.subject || inside(path, is.subject)) {
+			return true
+		}
+	}
+	return false
+}
+
+// namesUndecoded reports whether the name of some item of the list at path (clusters,
+// filters) failed to decode; references to those names are then not checked. name is
+// the field that holds the name of an item, "" when the item itself is the name.
+func (v *validator) namesUndecoded(path string, n int, name string) bool {
+	if len(v.issues) == 0 {
+		return false
+	}
+	if v.undecoded(path) {
+		return true
+	}
+	for i := range n {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if name != "" {
+			p += "." + name
+		}
+		if v.undecoded(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// related reports whether one of two field paths is, contains or is inside the other.
+func related(a, b string) bool { return a == b || inside(a, b) || inside(b, a) }
+
+// inside reports whether path p is strictly inside path anc.
+func inside(p, anc string) bool {
+	return len(p) > len(anc) && strings.HasPrefix(p, anc) && (p[len(anc)] == '.' || p[len(anc)] == '[')
+}
+
+func parentPath(p string) string {
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+// validate checks a decoded config and applies its defaults. issues are the decode errors
+// already found, whose consequences are not reported again.
+func validate(c *Config, lines *lineIndex, issues []decodeIssue) Errors {
+	v := &validator{lines: lines, issues: issues}
 	c.lines = lines
+	v.explicit(c)
+	applyDefaults(c)
 	if c.Admin.Address != "" {
 		v.hostPort("admin.address", c.Admin.Address, false)
 	}
@@ -44,6 +120,9 @@ func validate(c *Config, lines *lineIndex) Errors {
 	}
 	if len(c.Listeners) == 0 {
 		v.add("listeners", "at least one listener is required")
+	}
+	if v.namesUndecoded("clusters", len(c.Clusters), "name") {
+		clusters = nil // unknown: skip the checks of cluster references
 	}
 	names, addrs := map[string]bool{}, map[string]string{}
 	for i := range c.Listeners {
@@ -69,6 +148,21 @@ func validate(c *Config, lines *lineIndex) Errors {
 	return v.errs
 }
 
+// explicit checks fields whose defaults would hide whether the document set them.
+func (v *validator) explicit(c *Config) {
+	for i := range c.Listeners {
+		for j := range c.Listeners[i].VirtualHosts {
+			for k := range c.Listeners[i].VirtualHosts[j].Routes {
+				m := &c.Listeners[i].VirtualHosts[j].Routes[k].Match
+				if m.CaseSensitive != nil && m.Regex != "" && m.Prefix == "" && m.Path == "" && m.PathSeparatedPrefix == "" {
+					v.add(fmt.Sprintf("listeners[%d].virtual_hosts[%d].routes[%d].match.case_sensitive", i, j, k),
+						"applies to prefix, path and path_separated_prefix only: for regex, use (?i) in the pattern")
+				}
+			}
+		}
+	}
+}
+
 func (v *validator) listener(p string, l *Listener, clusters map[string]bool) {
 	if l.MaxRequestHeadersKB < 1 || l.MaxRequestHeadersKB > 8192 {
 		v.add(p+".max_request_headers_kb", "must be between 1 and 8192, got %d", l.MaxRequestHeadersKB)
@@ -84,7 +178,7 @@ func (v *validator) listener(p string, l *Listener, clusters map[string]bool) {
 				v.add(cp, "both cert and key are required")
 				continue
 			}
-			if _, err := tls.LoadX509KeyPair(c.Cert, c.Key); err != nil {
+			if err := loadKeyPair(c.Cert, c.Key); err != nil {
 				v.add(cp, "cannot load the key pair: %v", err)
 			}
 		}
@@ -101,10 +195,16 @@ func (v *validator) listener(p string, l *Listener, clusters map[string]bool) {
 			v.add(ap, "format and json are mutually exclusive")
 		}
 	}
+	filters := map[string]bool{}
 	for i, f := range l.Filters {
 		if f.Name == "" {
 			v.add(fmt.Sprintf("%s.filters[%d]", p, i), "a filter needs a name")
 		}
+		filters[f.Name] = true
+	}
+	lf := &listenerFilters{path: p + ".filters", names: filters, list: l.Filters}
+	if v.namesUndecoded(lf.path, len(l.Filters), "") {
+		lf.names = nil // unknown: skip the checks of per-route filter config
 	}
 	if len(l.VirtualHosts) == 0 {
 		v.add(p+".virtual_hosts", "at least one virtual host is required")
@@ -135,7 +235,7 @@ func (v *validator) listener(p string, l *Listener, clusters map[string]bool) {
 		}
 		v.mutations(vp, &vh.HeaderMutations)
 		for j := range vh.Routes {
-			v.route(fmt.Sprintf("%s.routes[%d]", vp, j), &vh.Routes[j], clusters)
+			v.route(fmt.Sprintf("%s.routes[%d]", vp, j), &vh.Routes[j], clusters, lf)
 		}
 	}
 }
@@ -155,15 +255,33 @@ func checkDomain(d string) string {
 	if strings.Contains(inner, "*") {
 		return fmt.Sprintf("invalid domain %q: \"*\" may only lead or end the domain", d)
 	}
-	if inner == "" {
-		return fmt.Sprintf("invalid domain %q", d)
-	}
 	return ""
+}
+
+// listenerFilters is what a route's per-route filter config is checked against.
+type listenerFilters struct {
+	path  string // the listener's filters field
+	names map[string]bool
+	list  []Filter
+}
+
+func (lf *listenerFilters) String() string {
+	if len(lf.list) == 0 {
+		return "the listener has no filters"
+	}
+	names := make([]string, len(lf.list))
+	for i, f := range lf.list {
+		names[i] = f.Name
+	}
+	return "the listener's filters are " + strings.Join(names, ", ")
 }
 
 var methodRE = regexp.MustCompile(`^[A-Z]+$`)
 
-func (v *validator) route(p string, r *Route, clusters map[string]bool) {
+// matchablePseudo are the pseudo-headers a header condition can match.
+var matchablePseudo = map[string]bool{":authority": true, ":method": true, ":path": true, ":scheme": true}
+
+func (v *validator) route(p string, r *Route, clusters map[string]bool, lf *listenerFilters) {
 	m := &r.Match
 	mp := p + ".match"
 	n := 0
@@ -172,7 +290,7 @@ func (v *validator) route(p string, r *Route, clusters map[string]bool) {
 			n++
 		}
 	}
-	if n == 0 && m.Prefix == "" {
+	if n == 0 {
 		// prefix "" is legal in Envoy but easy to miss: ask for one explicit path condition.
 		v.add(mp, "one of prefix, path, regex or path_separated_prefix is required (prefix: / matches every path)")
 	}
@@ -194,8 +312,11 @@ func (v *validator) route(p string, r *Route, clusters map[string]bool) {
 	}
 	for i, h := range m.Headers {
 		hp := fmt.Sprintf("%s.headers[%d]", mp, i)
-		if h.Name == "" {
+		switch {
+		case h.Name == "":
 			v.add(hp+".name", "is required")
+		case strings.HasPrefix(h.Name, ":") && !matchablePseudo[strings.ToLower(h.Name)]:
+			v.add(hp+".name", "pseudo-header %q cannot be matched: use :authority, :method, :path or :scheme", h.Name)
 		}
 		v.stringMatch(hp, &h.StringMatch, h.Present != nil)
 	}
@@ -215,7 +336,7 @@ func (v *validator) route(p string, r *Route, clusters map[string]bool) {
 	actions := 0
 	if r.Cluster != "" {
 		actions++
-		if !clusters[r.Cluster] {
+		if clusters != nil && !clusters[r.Cluster] {
 			v.add(p+".cluster", "unknown cluster %q", r.Cluster)
 		}
 	}
@@ -224,7 +345,7 @@ func (v *validator) route(p string, r *Route, clusters map[string]bool) {
 		var total uint64
 		for i, wc := range r.WeightedClusters {
 			wp := fmt.Sprintf("%s.weighted_clusters[%d]", p, i)
-			if !clusters[wc.Name] {
+			if clusters != nil && !clusters[wc.Name] {
 				v.add(wp+".name", "unknown cluster %q", wc.Name)
 			}
 			total += uint64(wc.Weight)
@@ -259,6 +380,15 @@ func (v *validator) route(p string, r *Route, clusters map[string]bool) {
 		if rd.PortRedirect < 0 || rd.PortRedirect > 65535 {
 			v.add(rp+".port_redirect", "must be a port number, got %d", rd.PortRedirect)
 		}
+		if s := rd.SchemeRedirect; s != "" && s != "http" && s != "https" {
+			v.add(rp+".scheme_redirect", "must be http or https (lower-case), got %q", s)
+		}
+		if s := rd.PathRedirect; s != "" && !strings.HasPrefix(s, "/") {
+			v.add(rp+".path_redirect", "must start with \"/\", got %q", s)
+		}
+		if h := rd.HostRedirect; strings.IndexFunc(h, badHostRune) >= 0 {
+			v.add(rp+".host_redirect", "must be a host[:port] without \"/\", \"?\", \"#\" or spaces, got %q", h)
+		}
 	}
 	switch {
 	case actions == 0:
@@ -283,9 +413,13 @@ func (v *validator) route(p string, r *Route, clusters map[string]bool) {
 	if r.PrefixRewrite != "" && r.RegexRewrite != nil {
 		v.add(p, "prefix_rewrite and regex_rewrite are mutually exclusive")
 	}
-	if r.RegexRewrite != nil {
-		if _, err := regexp.Compile(r.RegexRewrite.Pattern); err != nil || r.RegexRewrite.Pattern == "" {
-			v.add(p+".regex_rewrite.pattern", "invalid regular expression %q", r.RegexRewrite.Pattern)
+	if rr := r.RegexRewrite; rr != nil {
+		if rr.Pattern == "" {
+			v.add(p+".regex_rewrite.pattern", "is required")
+		} else if re, err := regexp.Compile(rr.Pattern); err != nil {
+			v.add(p+".regex_rewrite.pattern", "invalid regular expression: %v", err)
+		} else if msg := checkSubstitution(rr.Substitution, re.NumSubexp()); msg != "" {
+			v.add(p+".regex_rewrite.substitution", "%s", msg)
 		}
 	}
 	if r.HostRewrite != "" && r.AutoHostRewrite {
@@ -295,6 +429,48 @@ func (v *validator) route(p string, r *Route, clusters map[string]bool) {
 		v.add(p+".timeout", "must not be negative")
 	}
 	v.mutations(p, &r.HeaderMutations)
+	if len(r.Filters) > 0 && lf.names != nil {
+		names := make([]string, 0, len(r.Filters))
+		for name := range r.Filters {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if !lf.names[name] {
+				v.add(p+".filters."+name, "filter %q is not in the listener's filter chain (%v)", name, lf)
+			}
+		}
+	}
+}
+
+// badHostRune reports a rune that cannot be part of a host[:port].
+func badHostRune(r rune) bool {
+	return r == '/' || r == '?' || r == '#' || r < ' ' || r == 0x7f || unicode.IsSpace(r)
+}
+
+// checkSubstitution checks an Envoy (RE2) rewrite string, where \0-\9 refer to the groups of
+// a pattern with groups groups and \\ is a backslash. It returns a message, "" when valid.
+func checkSubstitution(s string, groups int) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		if i+1 == len(s) {
+			return fmt.Sprintf("a trailing \\ ends %q: write \\\\ for a backslash", s)
+		}
+		i++
+		switch d := s[i]; {
+		case d >= '0' && d <= '9':
+			if int(d-'0') > groups {
+				return fmt.Sprintf("back reference \\%c refers to a group the pattern does not have (it has %d)", d, groups)
+			}
+		case d == '\\':
+		default:
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			return fmt.Sprintf("invalid escape \\%c in %q: use \\0-\\9 for groups and \\\\ for a backslash", r, s)
+		}
+	}
+	return ""
 }
 
 func (v *validator) stringMatch(p string, s *StringMatch, present bool) {
@@ -317,6 +493,9 @@ func (v *validator) stringMatch(p string, s *StringMatch, present bool) {
 		if _, err := regexp.Compile(s.Regex); err != nil {
 			v.add(p+".regex", "invalid regular expression: %v", err)
 		}
+		if s.IgnoreCase {
+			v.add(p+".ignore_case", "does not apply to regex: use (?i) in the pattern")
+		}
 	}
 }
 
@@ -335,20 +514,25 @@ func (v *validator) mutations(p string, m *HeaderMutations) {
 			v.add(fp, "the host header cannot be changed here: use host_rewrite")
 		}
 	}
+	value := func(field string, i int, val, remove string) {
+		vp := fmt.Sprintf("%s.%s[%d].value", p, field, i)
+		switch {
+		case val == "":
+			v.add(vp, "an empty value adds nothing; remove the entry or use %s", remove)
+		case !httpguts.ValidHeaderFieldValue(val):
+			v.add(vp, "invalid header value: control characters other than tab are not allowed")
+		}
+	}
 	for i, h := range m.RequestHeadersToAdd {
 		check("request_headers_to_add", i, h.Name, true)
-		if !httpguts.ValidHeaderFieldValue(h.Value) {
-			v.add(fmt.Sprintf("%s.request_headers_to_add[%d].value", p, i), "invalid header value")
-		}
+		value("request_headers_to_add", i, h.Value, "request_headers_to_remove")
 	}
 	for i, h := range m.RequestHeadersToRemove {
 		check("request_headers_to_remove", i, h, true)
 	}
 	for i, h := range m.ResponseHeadersToAdd {
 		check("response_headers_to_add", i, h.Name, false)
-		if !httpguts.ValidHeaderFieldValue(h.Value) {
-			v.add(fmt.Sprintf("%s.response_headers_to_add[%d].value", p, i), "invalid header value")
-		}
+		value("response_headers_to_add", i, h.Value, "response_headers_to_remove")
 	}
 	for i, h := range m.ResponseHeadersToRemove {
 		check("response_headers_to_remove", i, h, false)
@@ -425,18 +609,41 @@ func (v *validator) cluster(p string, c *Cluster) {
 	}
 	if t := c.TLS; t != nil {
 		if t.CAFile != "" {
-			if _, err := os.Stat(t.CAFile); err != nil {
+			if err := regularFile(t.CAFile); err != nil {
 				v.add(p+".tls.ca_file", "cannot read: %v", err)
 			}
 		}
 		if (t.Cert == "") != (t.Key == "") {
 			v.add(p+".tls", "cert and key go together")
 		} else if t.Cert != "" {
-			if _, err := tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
+			if err := loadKeyPair(t.Cert, t.Key); err != nil {
 				v.add(p+".tls", "cannot load the client key pair: %v", err)
 			}
 		}
 	}
+}
+
+// loadKeyPair checks that a PEM certificate and key load. It reads regular files only, so
+// that a path such as /dev/stdin cannot block validation.
+func loadKeyPair(cert, key string) error {
+	for _, f := range []string{cert, key} {
+		if err := regularFile(f); err != nil {
+			return err
+		}
+	}
+	_, err := tls.LoadX509KeyPair(cert, key)
+	return err
+}
+
+func regularFile(name string) error {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", name)
+	}
+	return nil
 }
 
 // hostPort checks a host:port address and reports whether it is well formed.

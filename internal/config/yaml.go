@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -9,22 +10,44 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// nodeError is a decode error about node n. It is a *yaml.TypeError so that the decoder
+// records it and goes on: Load reports every problem of a document at once. The
+// "line L:C:" prefix lets Load name the exact field, even in a flow-style map.
+func nodeError(n *yaml.Node, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{nodeMsg(n, format, args...)}}
+}
+
+func nodeMsg(n *yaml.Node, format string, args ...any) string {
+	return fmt.Sprintf("line %d:%d: %s", n.Line, n.Column, fmt.Sprintf(format, args...))
+}
+
+// maxSeconds is the largest number of seconds a Duration holds.
+const maxSeconds = float64(math.MaxInt64) / float64(time.Second)
+
 // UnmarshalYAML reads a Go duration string ("250ms", "1m30s") or a number of seconds.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration such as \"15s\"", n.Line)
+		return nodeError(n, "want a duration such as \"15s\"")
 	}
 	v := strings.TrimSpace(n.Value)
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+	if secs, err := strconv.ParseFloat(v, 64); err == nil || isRangeErr(err) {
+		if err != nil || math.IsNaN(secs) || math.IsInf(secs, 0) || math.Abs(secs) >= maxSeconds {
+			return nodeError(n, "invalid duration %q: want a finite number of seconds or a duration such as \"15s\"", v)
+		}
 		*d = Duration(secs * float64(time.Second))
 		return nil
 	}
 	td, err := time.ParseDuration(v)
 	if err != nil {
-		return fmt.Errorf("line %d: invalid duration %q: want a duration such as \"250ms\" or \"15s\"", n.Line, v)
+		return nodeError(n, "invalid duration %q: want a duration such as \"250ms\" or \"15s\"", v)
 	}
 	*d = Duration(td)
 	return nil
+}
+
+func isRangeErr(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
 }
 
 // MarshalYAML writes the duration as a Go duration string.
@@ -42,24 +65,36 @@ func (e *Endpoint) UnmarshalYAML(n *yaml.Node) error {
 		e.Address = n.Value
 		return nil
 	case yaml.MappingNode:
+		var errs []string
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if first, dup := seen[k.Value]; dup {
+				errs = append(errs, fmt.Sprintf("line %d: mapping key %q already defined at line %d", k.Line, k.Value, first))
+				continue
+			}
+			seen[k.Value] = k.Line
+			var err error
 			switch k.Value {
 			case "address":
-				if err := v.Decode(&e.Address); err != nil {
-					return err
-				}
+				err = v.Decode(&e.Address)
 			case "weight":
-				if err := v.Decode(&e.Weight); err != nil {
-					return err
-				}
+				err = v.Decode(&e.Weight)
 			default:
-				return fmt.Errorf("line %d: field %s not found in type config.Endpoint", k.Line, k.Value)
+				errs = append(errs, fmt.Sprintf("line %d: field %s not found in type config.Endpoint", k.Line, k.Value))
 			}
+			if te, ok := err.(*yaml.TypeError); ok {
+				errs = append(errs, te.Errors...)
+			} else if err != nil {
+				errs = append(errs, nodeMsg(v, "%v", err))
+			}
+		}
+		if len(errs) > 0 {
+			return &yaml.TypeError{Errors: errs}
 		}
 		return nil
 	}
-	return fmt.Errorf("line %d: an endpoint is \"host:port\" or {address: host:port, weight: N}", n.Line)
+	return nodeError(n, "an endpoint is \"host:port\" or {address: host:port, weight: N}")
 }
 
 // MarshalYAML writes the endpoint back in its map form.
@@ -68,16 +103,23 @@ func (e Endpoint) MarshalYAML() (any, error) {
 	return plain(e), nil
 }
 
-// UnmarshalYAML reads a single-key map: {filter_name: config}.
+// UnmarshalYAML reads a bare filter name or a single-key map: {filter_name: config}.
 func (f *Filter) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
 		f.Name, f.Line = n.Value, n.Line
 		return nil
 	}
 	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
-		return fmt.Errorf("line %d: a filter is a single-key map {name: config}", n.Line)
+		return nodeError(n, "a filter is a name or a single-key map {name: config}")
 	}
-	f.Name, f.Config, f.Line = n.Content[0].Value, *n.Content[1], n.Content[0].Line
+	k := n.Content[0]
+	if k.Kind == yaml.AliasNode && k.Alias != nil {
+		k = k.Alias
+	}
+	if k.Kind != yaml.ScalarNode {
+		return nodeError(k, "a filter name must be a string")
+	}
+	f.Name, f.Config, f.Line = k.Value, *n.Content[1], k.Line
 	return nil
 }
 
