@@ -86,7 +86,7 @@ func TestLeastRequestFollowsLoad(t *testing.T) {
 	for _, h := range hosts {
 		lo, hi = min(lo, h.Active()), max(hi, h.Active())
 	}
-	if hi-lo > 3 {
+	if hi-lo > 6 { // P2C keeps the gap O(log log n); 6 leaves room for rare draws
 		t.Errorf("equal weights: outstanding counts spread from %d to %d", lo, hi)
 	}
 
@@ -103,7 +103,7 @@ func TestLeastRequestFollowsLoad(t *testing.T) {
 		a := float64(h.Active())
 		ratio := a * (a + 1) / float64(ws[i])
 		base := float64(hosts[0].Active()) * float64(hosts[0].Active()+1)
-		if d := ratio / base; d < 0.8 || d > 1.25 {
+		if d := ratio / base; d < 0.7 || d > 1.4 {
 			t.Errorf("weight %d: active %d, active*(active+1)/w is %.2f of the weight-1 host's", ws[i], h.Active(), d)
 		}
 	}
