@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pylon-gateway/pylon/internal/config"
+	"github.com/pylon-gateway/pylon/internal/listener/h1"
 	"github.com/pylon-gateway/pylon/internal/stats"
 )
 
@@ -94,12 +95,20 @@ type serverKey struct {
 	statPrefix string
 }
 
+// httpServer is what both servers offer: net/http's (TLS listeners: ALPN, HTTP/2) and the
+// lean HTTP/1.1 one of internal/listener/h1 (plain-text listeners, h2c by prior knowledge).
+type httpServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
 type server struct {
 	name string
 	key  serverKey
 	sock *socket
 	ln   *vlistener
-	srv  *http.Server
+	srv  httpServer
 	done chan struct{}
 }
 
@@ -211,24 +220,11 @@ func (rt *Runtime) newServer(name string, key serverKey, sock *socket) *server {
 	} else {
 		h = rt.listenerHandler(name)
 	}
-	srv := &http.Server{
-		Handler:        h,
-		MaxHeaderBytes: key.maxHeaders,
-		IdleTimeout:    time.Hour, // Envoy's default connection idle timeout
-		ErrorLog:       log.New(slogWriter{rt.log.With("listener", displayName(name))}, "", 0),
-	}
-	protos := new(http.Protocols)
-	protos.SetHTTP1(true)
-	if key.http2 {
-		protos.SetHTTP2(true)
-		if !key.tls {
-			protos.SetUnencryptedHTTP2(true)
-		}
-	}
-	srv.Protocols = protos
+	errLog := log.New(slogWriter{rt.log.With("listener", displayName(name))}, "", 0)
+	var connState func(net.Conn, http.ConnState)
 	if name != adminServer {
 		st := rt.opts.Stats.Listener(key.statPrefix)
-		srv.ConnState = func(_ net.Conn, cs http.ConnState) {
+		connState = func(_ net.Conn, cs http.ConnState) {
 			switch cs {
 			case http.StateNew:
 				st.CxTotal.Inc()
@@ -238,24 +234,53 @@ func (rt *Runtime) newServer(name string, key serverKey, sock *socket) *server {
 			}
 		}
 	}
-	if key.tls {
-		srv.TLSConfig = &tls.Config{
-			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-				if snap := rt.cur.Load(); snap != nil {
-					if tc := snap.TLS[name]; tc != nil {
-						return tc, nil
-					}
-				}
-				return nil, errors.New("listener has no TLS config")
-			},
+	if !key.tls {
+		// Plain text: the lean server, one goroutine per connection and one read and one
+		// write per request (net/http adds a background read per request).
+		s.srv = &h1.Server{
+			Handler:        h,
+			MaxHeaderBytes: key.maxHeaders,
+			IdleTimeout:    time.Hour, // Envoy's default connection idle timeout
+			H2C:            key.http2,
+			ConnState:      connState,
+			ErrorLog:       errLog,
 		}
-		if key.http2 {
-			srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
-		}
+		return s
 	}
-	s.srv = srv
+	srv := &http.Server{
+		Handler:        h,
+		MaxHeaderBytes: key.maxHeaders,
+		IdleTimeout:    time.Hour,
+		ErrorLog:       errLog,
+		ConnState:      connState,
+	}
+	protos := new(http.Protocols)
+	protos.SetHTTP1(true)
+	if key.http2 {
+		protos.SetHTTP2(true)
+	}
+	srv.Protocols = protos
+	srv.TLSConfig = &tls.Config{
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			if snap := rt.cur.Load(); snap != nil {
+				if tc := snap.TLS[name]; tc != nil {
+					return tc, nil
+				}
+			}
+			return nil, errors.New("listener has no TLS config")
+		},
+	}
+	if key.http2 {
+		srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
+	}
+	s.srv = tlsServer{srv}
 	return s
 }
+
+// tlsServer serves TLS with net/http, whose ServeTLS negotiates HTTP/2 by ALPN.
+type tlsServer struct{ *http.Server }
+
+func (t tlsServer) Serve(ln net.Listener) error { return t.Server.ServeTLS(ln, "", "") }
 
 // listenerHandler serves a listener from whichever snapshot is current when a request starts.
 func (rt *Runtime) listenerHandler(name string) http.Handler {
@@ -279,26 +304,23 @@ func (rt *Runtime) listenerHandler(name string) http.Handler {
 
 func (s *server) serve(lg *slog.Logger) {
 	defer close(s.done)
-	var err error
-	if s.key.tls {
-		err = s.srv.ServeTLS(s.ln, "", "")
-	} else {
-		err = s.srv.Serve(s.ln)
-	}
+	err := s.srv.Serve(s.ln)
 	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		lg.Error("listener stopped", "listener", displayName(s.name), "error", err)
 	}
 }
 
 // shutdown retires a server that a reload replaced. New connections already go to its
-// successor. Connections it accepted get a grace period to deliver their first request
-// (net/http's Shutdown drops a connection whose request arrives after it starts), and
-// keep-alive is turned off so each answers its current request with "connection: close";
-// then in-flight requests finish within drain.
+// successor; in-flight requests finish within drain. The h1 server answers a request that
+// arrives on one of its connections during Shutdown (with "connection: close"), but
+// net/http's drops it, so a TLS server first gets a grace period with keep-alive off, for
+// the connections it accepted to deliver their request.
 func (s *server) shutdown(drain time.Duration) {
 	s.ln.Close()
-	s.srv.SetKeepAlivesEnabled(false)
-	time.Sleep(min(retireGrace, drain))
+	if ts, ok := s.srv.(tlsServer); ok {
+		ts.SetKeepAlivesEnabled(false)
+		time.Sleep(min(retireGrace, drain))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {

@@ -1,0 +1,81 @@
+// Package h1 is a lean HTTP/1.1 server for Pylon's plain-text listeners. It keeps the
+// net/http Handler interface, so handlers written for net/http run unchanged, and hands
+// HTTP/2-with-prior-knowledge (h2c) connections to golang.org/x/net/http2.
+//
+// # Why
+//
+// net/http's server starts a background read on the connection after each request (to notice
+// a client that goes away) and aborts it with a past read deadline when the handler ends:
+// extra goroutine wake-ups, reads and context switches on every request. This server runs one
+// goroutine per connection that reads a request, runs the handler, writes the response and
+// loops. Nothing else runs per request.
+//
+// # Design
+//
+//   - Requests are parsed by http.ReadRequest (the standard parser). A limiting reader under
+//     the connection's bufio.Reader bounds the head to MaxHeaderBytes plus 4096 bytes of
+//     slack (net/http's rule). A head that does not fit gets 431 and the connection closes.
+//     The checks net/http's server adds are applied too: Host present and valid, header
+//     names and values valid, protocol version, Expect. Failures get net/http's 400, 417,
+//     501 and 505 answers.
+//   - Each connection has a pooled 4 KiB bufio.Reader and a pooled 4 KiB output buffer.
+//     WriteHeader appends the status line (precomputed) and the handler's fields
+//     (sorted, sanitized) straight into the output buffer. Body bytes follow. When the handler
+//     returns with everything still buffered, Content-Length, Connection and a cached Date
+//     line are inserted between the two, and the response leaves in one write. A body that
+//     outgrows the buffer, a Flush or a Hijack commits the head first: the declared
+//     Content-Length, else chunked on HTTP/1.1, else close-delimited on HTTP/1.0. When a
+//     write does not fit, the buffer and the write go out in one writev.
+//   - Framing, keep-alive, trailers (the Trailer field and http.TrailerPrefix), HEAD, 1xx,
+//     204 and 304 follow net/http's rules (chunkWriter.writeHeader). So does consuming an
+//     unread request body: up to 256 KiB is read and dropped when the head is committed,
+//     unless EnableFullDuplex was called. With more left, the response says
+//     "Connection: close" and the connection closes.
+//   - When the server closes a connection that still has unread request bytes, it first
+//     sends what is pending, half-closes, and reads what is left for up to 500ms. Without
+//     that "lingering close", the reset could destroy the response in the client's buffer.
+//   - Each request allocates its *response, the ResponseWriter, on purpose. The handler holds
+//     it, so a handler (or a goroutine it leaked) that uses it after returning gets
+//     an error from a done flag. It can never touch another request's response, which a
+//     pooled writer could not guarantee. The request body wrapper lives inside it and fences
+//     off the connection's reader once the request is over.
+//   - Shutdown closes idle connections at once. Each active connection finishes its current
+//     response (with "Connection: close" when the head is not out yet) and closes. HTTP/2
+//     connections get a graceful GOAWAY: the x/net/http2 server is bound to a private
+//     http.Server with http2.ConfigureServer, and that server's Shutdown triggers the
+//     GOAWAYs.
+//
+// # Differences from net/http's server
+//
+//   - No background read. The request context is not canceled when the client
+//     disconnects while the handler runs without writing. A failed write notices the
+//     disconnect: Write returns the error and the request context is canceled, as net/http
+//     does on write errors. Request.Context is canceled when the handler returns, and by
+//     Server.Close (net/http gets that from its failing background read).
+//     CloseNotifier is not implemented.
+//   - There is no Content-Type sniffing. A response without a Content-Type field is sent
+//     without one.
+//   - http.ReadRequest deletes the Host field, so the server checks Request.Host. An
+//     empty "Host:" on HTTP/1.1 is rejected like a missing one (net/http accepts it).
+//     An absolute-form request target without a Host field is accepted (net/http rejects it).
+//   - A request read during Shutdown on an already-accepted connection is served with
+//     "Connection: close"; net/http drops it unanswered.
+//   - With ReadHeaderTimeout unset, IdleTimeout also bounds the wait for a new connection's
+//     first byte, and the read of a head (net/http has no limit for either). The keep-alive
+//     deadline is only re-armed when it has drifted by more than min(IdleTimeout/8, 1s), to
+//     save timer operations, so an idle connection may be closed up to that much early.
+//   - Write buffering: before the head is committed, up to about 4 KiB (minus the head) is
+//     buffered. net/http buffers 2 KiB. So a response of 2-4 KiB gets a Content-Length
+//     where net/http would chunk it. After the commit, each Write of a chunked body is one
+//     chunk (net/http coalesces small writes into 2 KiB chunks); the bytes still leave in
+//     4 KiB batches.
+//   - A handler panic closes the connection without flushing anything the server still
+//     held. net/http flushes its connection buffer first.
+//   - ReadFrom (io.Copy into the ResponseWriter) copies through a pooled 32 KiB buffer. There is
+//     no sendfile.
+//   - Plain text only: Request.TLS is always nil, and a *tls.Conn listener is not handshaken.
+//     The "Upgrade: h2c" path is not supported (use prior knowledge). An HTTP/2 connection
+//     reports only StateNew and StateClosed to ConnState, as net/http does for them.
+//   - Header fields are emitted in sorted order like net/http, except the server-managed
+//     Content-Length, Transfer-Encoding, Connection and Date, which come after the handler's.
+package h1

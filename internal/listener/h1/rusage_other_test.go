@@ -1,0 +1,7 @@
+//go:build !unix
+
+package h1
+
+import "time"
+
+func processCPU() time.Duration { return 0 }
