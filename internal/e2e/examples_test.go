@@ -89,10 +89,15 @@ func yamlDocExamples(md []byte) ([]docExample, error) {
 	return out, nil
 }
 
-// TestConfigDocExamplesLoad checks that every complete example of docs/config.md (a ```yaml
-// block starting with "# example") passes `pylon validate`.
+// TestConfigDocExamplesLoad checks that every complete example of docs/config.md and the
+// README (a ```yaml block starting with "# example") passes `pylon validate`.
 func TestConfigDocExamplesLoad(t *testing.T) {
-	const doc = "docs/config.md"
+	for _, doc := range []string{"docs/config.md", "README.md"} {
+		t.Run(doc, func(t *testing.T) { docExamplesValidate(t, doc) })
+	}
+}
+
+func docExamplesValidate(t *testing.T, doc string) {
 	md, err := os.ReadFile(filepath.Join(exampleRepoRoot, doc))
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +112,7 @@ func TestConfigDocExamplesLoad(t *testing.T) {
 	dir := t.TempDir()
 	for _, ex := range examples {
 		t.Run(fmt.Sprintf("line%d", ex.line), func(t *testing.T) {
-			path := filepath.Join(dir, fmt.Sprintf("config-md-line%d.yaml", ex.line))
+			path := filepath.Join(dir, fmt.Sprintf("%s-line%d.yaml", filepath.Base(doc), ex.line))
 			if err := os.WriteFile(path, []byte(ex.text), 0o644); err != nil {
 				t.Fatal(err)
 			}
