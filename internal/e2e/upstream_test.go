@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,5 +106,66 @@ clusters:
 		if err == nil {
 			t.Errorf("%s: the client read a cut body as complete", path)
 		}
+	}
+}
+
+// TestConnectionPoolLimit: max_connections bounds the connections to an endpoint; requests
+// beyond it wait for a free connection instead of opening more.
+func TestConnectionPoolLimit(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	var active, peak atomic.Int32
+	up := testutil.StartUpstream(t, "slow", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+		n := active.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+		active.Add(-1)
+		io.WriteString(w, "ok")
+	}))
+	gw := testutil.StartGateway(t, fmt.Sprintf(`
+listeners:
+  - name: public
+    address: 127.0.0.1:0
+    virtual_hosts:
+      - domains: ["*"]
+        routes: [{match: {prefix: /}, cluster: slow}]
+clusters:
+  - name: slow
+    max_connections: 1
+    endpoints: [%s]
+`, up.Addr()))
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(gw.URL("public") + "/")
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(b) != "ok" {
+				errs <- fmt.Errorf("status %d body %q", resp.StatusCode, b)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if peak.Load() != 1 || len(conns) != 1 {
+		t.Fatalf("upstream saw %d concurrent requests over %d connections; max_connections is 1", peak.Load(), len(conns))
 	}
 }
