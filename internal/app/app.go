@@ -20,6 +20,7 @@ import (
 
 	"github.com/pylon-gateway/pylon/internal/admin"
 	"github.com/pylon-gateway/pylon/internal/config"
+	"github.com/pylon-gateway/pylon/internal/config/envoy"
 	"github.com/pylon-gateway/pylon/internal/runtime"
 	"github.com/pylon-gateway/pylon/internal/stats"
 )
@@ -48,13 +49,15 @@ const usage = `Pylon: an Envoy-grade L7 proxy and AI gateway in one binary.
 
 Usage:
   pylon serve [-c FILE] [flags]   run the gateway (no -c: the embedded default config)
-  pylon validate -c FILE          check a config; exit 1 listing every error by field path and line
+  pylon validate -c FILE          check a config (Pylon or Envoy YAML); exit 1 listing every error
+                                  by field path and line
   pylon config-default            print the embedded default config
   pylon version                   print the version
   pylon help                      this text
 
 Flags of serve:
-  -c, --config FILE      config file (Pylon YAML). Without it Pylon serves its embedded
+  -c, --config FILE      config file: Pylon YAML, or an Envoy v3 bootstrap with static_resources
+                         (loaded with Envoy's own types; see README). Without it Pylon serves its embedded
                          default: a listener on 127.0.0.1:8080 and the admin on 127.0.0.1:9901.
   --log-level LEVEL      debug, info (default), warn, error
   --log-format FORMAT    text (default) or json
@@ -131,7 +134,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 
 // check loads and fully compiles a config without binding sockets or opening log files.
 func check(path string) error {
-	cfg, err := config.LoadFile(path)
+	cfg, err := loadFile(path)
 	if err != nil {
 		return err
 	}
@@ -260,12 +263,25 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 func loadConfig(opts Options) (*config.Config, error) {
 	switch {
 	case opts.ConfigPath != "":
-		return config.LoadFile(opts.ConfigPath)
+		return loadFile(opts.ConfigPath)
 	case opts.ConfigYAML != nil:
 		return config.Load(opts.ConfigYAML)
 	default:
 		return config.Load(defaultConfig)
 	}
+}
+
+// loadFile reads a config file in either front door's format: an Envoy v3 bootstrap (it has
+// static_resources) or Pylon's own YAML. Both compile into the same model.
+func loadFile(path string) (*config.Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if envoy.IsEnvoy(data) {
+		return envoy.Load(data)
+	}
+	return config.Load(data)
 }
 
 // Reload re-reads the config and applies it; on error the running config stays and the
