@@ -355,3 +355,51 @@ func readFileEventually(path string) (string, error) {
 	}
 	return "", fmt.Errorf("%s stayed empty: %v", path, last)
 }
+
+// TestReloadAddsMovesAndRemovesListeners: listeners come and go with the config; a listener
+// may take over the address another one leaves in the same reload.
+func TestReloadAddsMovesAndRemovesListeners(t *testing.T) {
+	a1, b1 := freeAddr(t), freeAddr(t)
+	listener := func(name, addr string) string {
+		return fmt.Sprintf(`
+  - name: %s
+    address: %s
+    virtual_hosts:
+      - domains: ["*"]
+        routes: [{match: {prefix: /}, direct_response: {status: 200, body: %s}}]`, name, addr, name)
+	}
+	gw := testutil.StartGateway(t, "listeners:"+listener("a", a1))
+	body := func(addr string) string {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			return "refused"
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if got := body(a1); got != "a" {
+		t.Fatalf("a: %q", got)
+	}
+	if err := gw.Rewrite("listeners:" + listener("a", a1) + listener("b", b1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := body(a1) + "," + body(b1); got != "a,b" {
+		t.Fatalf("after adding b: %q", got)
+	}
+	if err := gw.Rewrite("listeners:" + listener("b", a1)); err != nil {
+		t.Fatal(err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if got := body(a1); got != "b" {
+		t.Fatalf("b moved to a's address: %q", got)
+	}
+	var last string
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if last = body(b1); last == "refused" {
+			return
+		}
+	}
+	t.Fatalf("b's old address still answers: %q", last)
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,7 +144,7 @@ func (rt *Runtime) Apply(ctx context.Context, cfg *config.Config) error {
 		if old, ok := rt.servers[name]; ok && old.key == key {
 			continue
 		}
-		if sock := rt.socketFor(key.address); sock != nil {
+		if sock := rt.socketFor(name, key.address, want); sock != nil {
 			sockets[name] = sock
 			continue
 		}
@@ -200,11 +201,23 @@ func displayName(name string) string {
 	return name
 }
 
-// socketFor returns the socket a running server holds for addr (its configured or its bound
-// address), so that a replacement server can take it over.
-func (rt *Runtime) socketFor(addr string) *socket {
-	for _, s := range rt.servers {
-		if s.key.address == addr || s.sock.ln.Addr().String() == addr {
+// socketFor returns a running server's socket that the server for listener name can take
+// over: the one of the same listener (its configured or bound address), or one on the same
+// address whose listener this apply removes or moves. Port 0 means "any port", never a
+// particular socket, unless it is the listener's own.
+func (rt *Runtime) socketFor(name, addr string, want map[string]serverKey) *socket {
+	holds := func(s *server) bool { return s.key.address == addr || s.sock.ln.Addr().String() == addr }
+	if s, ok := rt.servers[name]; ok && holds(s) {
+		return s.sock
+	}
+	if strings.HasSuffix(addr, ":0") {
+		return nil
+	}
+	for other, s := range rt.servers {
+		if k, kept := want[other]; kept && k.address == s.key.address {
+			continue // still serving its own address
+		}
+		if holds(s) {
 			return s.sock
 		}
 	}
