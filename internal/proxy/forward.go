@@ -41,21 +41,31 @@ func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.
 	if r.ProtoMajor == 1 {
 		upgrade = upgradeType(r.Header)
 	}
-	var out http.Request
-	err := l.outboundRequest(&out, r, info, rt, c, host.Address, host.Hostname, upgrade)
+	// The upstream request and its URL escape to the transport: one allocation for both.
+	ob := new(outbound)
+	out := &ob.req
+	err := l.outboundRequest(out, &ob.url, r, info, rt, c, host.Address, host.Hostname, upgrade)
 	if err != nil {
 		info.Flags, info.Details = "", "invalid_path"
 		l.localReply(w, http.StatusBadRequest, "invalid path")
 		return
 	}
 	ctx := r.Context()
+	tr := c.Transport()
+	// The route timeout bounds the whole exchange. A transport that takes the timeout itself
+	// (h1.Transport) bounds it with a timer of the connection's; others get a context.
+	ttr, _ := tr.(timeoutRoundTripper)
 	if rt.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, rt.Timeout)
-		defer cancel()
+		if ttr == nil {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, rt.Timeout)
+			defer cancel()
+		}
 		out.Header["X-Envoy-Expected-Rq-Timeout-Ms"] = msHeader(rt.Timeout)
 	}
-	outReq := out.WithContext(ctx)
+	// The request goes out with the downstream request's context (its cancellation reaches the
+	// upstream exchange). Copying WithContext's result into out keeps it to one Request.
+	*out = *out.WithContext(ctx)
 
 	st.RqTotal.Inc()
 	st.RqActive.Inc()
@@ -65,7 +75,12 @@ func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.
 		host.Release()
 	}()
 	sent := time.Now()
-	resp, err := c.Transport().RoundTrip(outReq)
+	var resp *http.Response
+	if ttr != nil && rt.Timeout > 0 {
+		resp, err = ttr.RoundTripTimeout(out, rt.Timeout)
+	} else {
+		resp, err = tr.RoundTrip(out)
+	}
 	if err != nil {
 		l.upstreamError(w, r, info, c, err)
 		return
@@ -116,9 +131,21 @@ func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.
 	copyTrailers(h, resp)
 }
 
+// outbound is an upstream request with its URL.
+type outbound struct {
+	req http.Request
+	url url.URL
+}
+
+// timeoutRoundTripper is a transport that bounds an exchange by a timeout without a context
+// (h1.Transport): errors caused by the timeout match context.DeadlineExceeded.
+type timeoutRoundTripper interface {
+	RoundTripTimeout(req *http.Request, timeout time.Duration) (*http.Response, error)
+}
+
 // outboundRequest builds the upstream request from the downstream one. The downstream header
 // map is reused: nothing reads it as the client sent it after this point.
-func (l *Listener) outboundRequest(out *http.Request, r *http.Request, info *stream.Info, rt *router.Route, c *cluster.Cluster, addr, hostname, upgrade string) error {
+func (l *Listener) outboundRequest(out *http.Request, u *url.URL, r *http.Request, info *stream.Info, rt *router.Route, c *cluster.Cluster, addr, hostname, upgrade string) error {
 	h := r.Header
 	te := h["Te"]
 	removeHopHeaders(h)
@@ -132,7 +159,7 @@ func (l *Listener) outboundRequest(out *http.Request, r *http.Request, info *str
 		h["Connection"] = []string{"Upgrade"}
 		h["Upgrade"] = []string{upgrade}
 	}
-	u := &url.URL{Scheme: c.Scheme(), Host: addr, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	*u = url.URL{Scheme: c.Scheme(), Host: addr, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	if p, changed := rt.RewritePath(requestPath(r)); changed {
 		info.OriginalPath = requestPath(r)
 		h["X-Envoy-Original-Path"] = []string{info.OriginalPath}

@@ -324,16 +324,17 @@ func (s *server) serve(lg *slog.Logger) {
 }
 
 // shutdown retires a server that a reload replaced. New connections already go to its
-// successor; in-flight requests finish within drain. The h1 server answers a request that
-// arrives on one of its connections during Shutdown (with "connection: close"), but
-// net/http's drops it, so a TLS server first gets a grace period with keep-alive off, for
-// the connections it accepted to deliver their request.
+// successor. The server first gets a grace period, with keep-alive off where it can be
+// turned off, in which the connections it accepted (one may still be on its way from the
+// socket's dispatcher) are taken in and deliver their first request: a server that is
+// already shutting down refuses new connections (net/http also drops a request that arrives
+// after Shutdown starts). Then in-flight requests finish within drain.
 func (s *server) shutdown(drain time.Duration) {
 	s.ln.Close()
 	if ts, ok := s.srv.(tlsServer); ok {
 		ts.SetKeepAlivesEnabled(false)
-		time.Sleep(min(retireGrace, drain))
 	}
+	time.Sleep(min(retireGrace, drain))
 	ctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {

@@ -51,7 +51,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	case b.state.Load() == bodyAborting:
 		err = errBodyClosed
 	default:
-		if cerr := b.ctx.Err(); cerr != nil {
+		if cerr := b.pc.ctxErr(b.ctx); cerr != nil {
 			err = &canceledError{cerr}
 		} else {
 			err = &opError{"read response body", err}

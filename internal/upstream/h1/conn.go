@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,8 +28,15 @@ type persistConn struct {
 	idleAt time.Time // when it was put in the idle stack; guarded by pool.mu while idle
 	reused bool      // served an exchange before the current one
 
+	// timer bounds the exchanges of RoundTripTimeout: created with the connection's first
+	// such exchange and re-armed for each one (no allocation per request). When it fires it
+	// sets timedOut and closes the connection, as a context deadline would through stop.
+	timer    *time.Timer
+	timedOut atomic.Bool
+
 	// State of the current exchange.
 	stop      func() bool // stops the context.AfterFunc; nil when there is none
+	armed     bool        // timer is armed for this exchange
 	nread     int64       // bytes read from conn
 	nwritten  int64       // bytes written to conn
 	werr      error       // first error writing to conn
@@ -50,6 +58,58 @@ type result struct {
 // cancel runs from context.AfterFunc when the request's context ends: it closes the
 // connection so that the I/O blocked on it returns.
 func (pc *persistConn) cancel() { pc.conn.Close() }
+
+// timeout runs from the timer when a RoundTripTimeout deadline passes.
+func (pc *persistConn) timeout() {
+	pc.timedOut.Store(true)
+	pc.conn.Close()
+}
+
+// arm starts the deadline timer for this exchange (a zero deadline sets none).
+func (pc *persistConn) arm(deadline time.Time) {
+	if deadline.IsZero() {
+		return
+	}
+	d := time.Until(deadline)
+	if pc.timer == nil {
+		pc.timer = time.AfterFunc(d, pc.timeout)
+	} else {
+		pc.timer.Reset(d)
+	}
+	pc.armed = true
+}
+
+// disarm stops the context watch and the deadline timer of the exchange. It reports false
+// when either already fired: the connection is closed or closing.
+func (pc *persistConn) disarm() bool {
+	ok := true
+	if pc.stop != nil {
+		ok = pc.stop()
+		pc.stop = nil
+	}
+	if pc.armed {
+		pc.armed = false
+		if !pc.timer.Stop() {
+			// Fired, though timeout may not have run yet: record it now so that
+			// ctxErr reports the deadline either way.
+			pc.timedOut.Store(true)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// ctxErr is the reason the exchange was cut short: the context's error, or
+// context.DeadlineExceeded when the RoundTripTimeout deadline passed; nil if neither.
+func (pc *persistConn) ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if pc.timedOut.Load() {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
 
 // Read is the bufio.Reader's source: it counts bytes and bounds the response head.
 func (pc *persistConn) Read(p []byte) (int, error) {
@@ -86,20 +146,21 @@ func (pc *persistConn) Write(p []byte) (int, error) {
 
 // roundTrip runs one exchange. Unless it returns a response whose body streams from the
 // connection, the connection is back in the pool or closed when it returns.
-func (pc *persistConn) roundTrip(ctx context.Context, req *http.Request, body io.ReadCloser, cl int64) (*http.Response, result) {
+func (pc *persistConn) roundTrip(ctx context.Context, req *http.Request, body io.ReadCloser, cl int64, deadline time.Time) (*http.Response, result) {
 	pc.nread, pc.nwritten, pc.werr, pc.broken = 0, 0, nil, false
 	if ctx.Done() != nil {
 		pc.stop = context.AfterFunc(ctx, pc.onCancel)
 	}
+	pc.arm(deadline)
 	closing := wantsClose(req)
 	bodyRead, err := pc.writeRequest(req, body, cl, closing)
 	if err != nil {
-		if pc.werr == nil && ctx.Err() == nil {
+		if pc.werr == nil && pc.ctxErr(ctx) == nil {
 			// The request body failed (or was short), not the connection.
 			pc.destroy()
 			return nil, result{err: err}
 		}
-		if ctx.Err() == nil {
+		if pc.ctxErr(ctx) == nil {
 			// The upstream may have answered early (a 413, say) and closed without
 			// reading the body: return the answer if it is there.
 			if resp, rerr := pc.readResponse(req); rerr == nil {
@@ -128,7 +189,7 @@ func (pc *persistConn) roundTrip(ctx context.Context, req *http.Request, body io
 func (pc *persistConn) fail(ctx context.Context, req *http.Request, body io.ReadCloser, bodyRead bool, err error) result {
 	reused, nread, nwritten := pc.reused, pc.nread, pc.nwritten
 	pc.destroy()
-	if cerr := ctx.Err(); cerr != nil {
+	if cerr := pc.ctxErr(ctx); cerr != nil {
 		return result{err: &canceledError{cerr}}
 	}
 	res := result{err: err, bodyRead: bodyRead}
@@ -149,13 +210,10 @@ func (pc *persistConn) deliver(ctx context.Context, resp *http.Response) (*http.
 	case resp.StatusCode == http.StatusSwitchingProtocols:
 		// The connection now carries another protocol, owned by the caller; the
 		// request's context no longer governs it.
-		if pc.stop != nil {
-			stopped := pc.stop()
-			pc.stop = nil
-			if !stopped {
-				pc.destroy()
-				return nil, result{err: &canceledError{ctx.Err()}}
-			}
+		if !pc.disarm() {
+			err := pc.ctxErr(ctx)
+			pc.destroy()
+			return nil, result{err: &canceledError{err}}
 		}
 		resp.Body = &upgradeBody{pc: pc}
 	case resp.Body == http.NoBody:
@@ -168,11 +226,8 @@ func (pc *persistConn) deliver(ctx context.Context, resp *http.Response) (*http.
 
 // finish ends the exchange: the connection goes back to the pool if it can be reused.
 func (pc *persistConn) finish(reuse bool) {
-	if pc.stop != nil {
-		if !pc.stop() {
-			reuse = false // the context ended: the connection is closed or closing
-		}
-		pc.stop = nil
+	if !pc.disarm() {
+		reuse = false // the context ended or the deadline passed: the connection is closed or closing
 	}
 	if reuse && !pc.broken && pc.br.Buffered() == 0 {
 		pc.pool.put(pc)
@@ -183,10 +238,7 @@ func (pc *persistConn) finish(reuse bool) {
 
 // destroy closes a connection taken from the pool and frees its slot.
 func (pc *persistConn) destroy() {
-	if pc.stop != nil {
-		pc.stop()
-		pc.stop = nil
-	}
+	pc.disarm()
 	pc.discard()
 	pc.pool.release(1)
 }

@@ -31,20 +31,23 @@ var errNilConn = errors.New("h1: Dial returned no connection")
 
 // getConn returns a connection to addr: an idle one unless fresh, else a new one, waiting
 // under MaxConnsPerHost.
-func (t *Transport) getConn(ctx context.Context, addr string, fresh bool) (*persistConn, error) {
+func (t *Transport) getConn(ctx context.Context, addr string, fresh bool, deadline time.Time) (*persistConn, error) {
 	for {
-		pc, err, dead := t.pool(addr).get(ctx, fresh)
+		pc, err, dead := t.pool(addr).get(ctx, fresh, deadline)
 		if !dead {
 			return pc, err
 		}
 	}
 }
 
-func (p *pool) get(ctx context.Context, fresh bool) (pc *persistConn, err error, dead bool) {
+func (p *pool) get(ctx context.Context, fresh bool, deadline time.Time) (pc *persistConn, err error, dead bool) {
 	t := p.t
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, &canceledError{err}, false
+		}
+		if expired(deadline) {
+			return nil, &canceledError{context.DeadlineExceeded}, false
 		}
 		p.mu.Lock()
 		if p.dead {
@@ -80,7 +83,7 @@ func (p *pool) get(ctx context.Context, fresh bool) (pc *persistConn, err error,
 		if m := t.MaxConnsPerHost; m <= 0 || p.total < m {
 			p.total++
 			p.mu.Unlock()
-			pc, err := p.dial(ctx)
+			pc, err := p.dial(ctx, deadline)
 			return pc, err, false
 		}
 		if len(p.idle) > 0 {
@@ -92,12 +95,14 @@ func (p *pool) get(ctx context.Context, fresh bool) (pc *persistConn, err error,
 			p.idle = p.idle[:n]
 			p.mu.Unlock()
 			old.discard()
-			pc, err := p.dial(ctx)
+			pc, err := p.dial(ctx, deadline)
 			return pc, err, false
 		}
 		w := &waiter{ch: make(chan struct{}, 1)}
 		p.waiters = append(p.waiters, w)
 		p.mu.Unlock()
+		ctx, cancel := withDeadline(ctx, deadline)
+		defer cancel()
 		select {
 		case <-w.ch:
 		case <-ctx.Done():
@@ -120,13 +125,23 @@ func (p *pool) get(ctx context.Context, fresh bool) (pc *persistConn, err error,
 			w.pc.reused = true
 			return w.pc, nil, false
 		}
-		pc, err := p.dial(ctx) // handed a slot
+		pc, err := p.dial(ctx, deadline) // handed a slot
 		return pc, err, false
 	}
 }
 
+// withDeadline bounds ctx by deadline when one is set (RoundTripTimeout's slow paths).
+func withDeadline(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
+	if deadline.IsZero() {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
 // dial opens a connection in a slot already counted in total.
-func (p *pool) dial(ctx context.Context) (*persistConn, error) {
+func (p *pool) dial(ctx context.Context, deadline time.Time) (*persistConn, error) {
+	ctx, cancel := withDeadline(ctx, deadline)
+	defer cancel()
 	c, err := p.t.dial(ctx, p.addr)
 	if err == nil && c == nil {
 		err = errNilConn

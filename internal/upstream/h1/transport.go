@@ -114,6 +114,21 @@ func (e *opError) Unwrap() error { return e.err }
 // its body streaming from the connection. It implements http.RoundTripper: req is not
 // modified and its Body is always closed.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTrip(req, time.Time{})
+}
+
+// RoundTripTimeout is RoundTrip bounded by timeout (from the call to the end of the response
+// body) as if req's context had that deadline: errors it causes match context.DeadlineExceeded
+// with errors.Is. It creates no context: the exchange is bounded by a timer that belongs to the
+// connection and is re-armed for each exchange, which saves the proxy a context.WithTimeout (a
+// context, a timer and a registration with the parent context) per request. Only waiting for or
+// dialing a connection, the uncommon paths, still derive a context with the deadline.
+func (t *Transport) RoundTripTimeout(req *http.Request, timeout time.Duration) (*http.Response, error) {
+	return t.roundTrip(req, time.Now().Add(timeout))
+}
+
+// roundTrip is RoundTrip with an optional deadline (zero: none besides the context's).
+func (t *Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Response, error) {
 	body := req.Body
 	if body == http.NoBody {
 		body = nil
@@ -127,12 +142,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	addr := req.URL.Host
 	fresh := false
 	for attempt := 0; ; attempt++ {
-		pc, err := t.getConn(ctx, addr, fresh)
+		pc, err := t.getConn(ctx, addr, fresh, deadline)
 		if err != nil {
 			closeBody(body)
 			return nil, err
 		}
-		resp, res := pc.roundTrip(ctx, req, body, cl)
+		resp, res := pc.roundTrip(ctx, req, body, cl, deadline)
 		if res.err == nil {
 			if res.early && body != nil {
 				// The body was not read to its end, and closing it may block (a
@@ -143,7 +158,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return resp, nil
 		}
-		if attempt > 0 || !res.retry || ctx.Err() != nil {
+		if attempt > 0 || !res.retry || ctx.Err() != nil || expired(deadline) {
 			closeBody(body)
 			return nil, res.err
 		}
@@ -162,6 +177,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		fresh = true
 	}
+}
+
+// expired reports whether a deadline is set and has passed.
+func expired(deadline time.Time) bool {
+	return !deadline.IsZero() && !time.Now().Before(deadline)
 }
 
 func closeBody(b io.ReadCloser) {

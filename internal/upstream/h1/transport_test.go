@@ -1192,7 +1192,7 @@ func TestFreshConnAtLimitEvictsIdle(t *testing.T) {
 	get(t, tr, srv.URL)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	pc, err := tr.getConn(ctx, addrOf(srv), true)
+	pc, err := tr.getConn(ctx, addrOf(srv), true, time.Time{})
 	if err != nil {
 		t.Fatalf("fresh connection at the limit with an idle one: %v", err)
 	}
@@ -1239,5 +1239,90 @@ func TestTLS(t *testing.T) {
 	}
 	if dials.Load() != 2 {
 		t.Fatalf("%d dials", dials.Load())
+	}
+}
+
+// RoundTripTimeout bounds the exchange as a context deadline would: waiting for the head, the
+// body, and a connection under MaxConnsPerHost; a connection whose exchange finished in time
+// is reused and its timer does not fire later.
+func TestRoundTripTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv, ct := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+			io.WriteString(w, "ok")
+			return
+		case "/body":
+			io.WriteString(w, "first part")
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	tr, d := newTransport()
+	tr.MaxConnsPerHost = 2
+	timeoutErr := func(err error) {
+		t.Helper()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err %v, want DeadlineExceeded", err)
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("err %v is not a net.Error timeout", err)
+		}
+	}
+
+	// In time: the connection is reused, also after the timeout has passed since.
+	for range 2 {
+		resp, err := tr.RoundTripTimeout(newRequest(t, context.Background(), "GET", srv.URL+"/ok", nil), 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := io.ReadAll(resp.Body); string(b) != "ok" {
+			t.Fatalf("body %q", b)
+		}
+		resp.Body.Close()
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d.count() != 1 {
+		t.Fatalf("%d dials, want 1", d.count())
+	}
+
+	// Waiting for the head.
+	start := time.Now()
+	_, err := tr.RoundTripTimeout(newRequest(t, context.Background(), "GET", srv.URL+"/hang", nil), 100*time.Millisecond)
+	timeoutErr(err)
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("returned after %v", el)
+	}
+	waitFor(t, "server to see the close", func() bool { open, _, _, _ := ct.snapshot(); return open == 0 })
+
+	// Reading the body.
+	resp, err := tr.RoundTripTimeout(newRequest(t, context.Background(), "GET", srv.URL+"/body", nil), 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(resp.Body)
+	timeoutErr(err)
+	resp.Body.Close()
+
+	// Waiting for a connection: two exchanges hold both slots.
+	var held sync.WaitGroup
+	for range 2 {
+		held.Add(1)
+		go func() {
+			defer held.Done()
+			tr.RoundTripTimeout(newRequest(t, context.Background(), "GET", srv.URL+"/hang", nil), 300*time.Millisecond)
+		}()
+	}
+	waitFor(t, "both slots taken", func() bool { total, _ := poolState(tr, addrOf(srv)); return total == 2 })
+	_, err = tr.RoundTripTimeout(newRequest(t, context.Background(), "GET", srv.URL+"/ok", nil), 50*time.Millisecond)
+	timeoutErr(err)
+	held.Wait()
+	if _, body := get(t, tr, srv.URL+"/ok"); body != "ok" {
+		t.Fatal(body)
 	}
 }
