@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -15,19 +14,7 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 	up := testutil.StartUpstream(b, "svc", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"ok":true}`))
 	}))
-	gw := testutil.StartGateway(b, fmt.Sprintf(`
-listeners:
-  - name: public
-    address: 127.0.0.1:0
-    virtual_hosts:
-      - domains: ["*"]
-        routes:
-          - match: {prefix: /}
-            cluster: svc
-clusters:
-  - name: svc
-    endpoints: [%s]
-`, up.Addr()))
+	gw := testutil.StartGateway(b, testutil.ProxyConfig("svc", up.Addr()))
 	roundTrips(b, gw.URL("public")+"/bench")
 }
 

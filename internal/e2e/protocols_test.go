@@ -201,19 +201,7 @@ func TestLargeBodiesBothWays(t *testing.T) {
 		w.Header().Set("X-Received", fmt.Sprint(n))
 		io.CopyN(w, zeros{}, 8<<20)
 	}))
-	gw := testutil.StartGateway(t, fmt.Sprintf(`
-listeners:
-  - name: public
-    address: 127.0.0.1:0
-    virtual_hosts:
-      - domains: ["*"]
-        routes:
-          - match: {prefix: /}
-            cluster: big
-clusters:
-  - name: big
-    endpoints: [%s]
-`, up.Addr()))
+	gw := testutil.StartGateway(t, testutil.ProxyConfig("big", up.Addr()))
 	resp, err := http.Post(gw.URL("public")+"/up", "application/octet-stream", io.LimitReader(zeros{}, 16<<20))
 	if err != nil {
 		t.Fatal(err)

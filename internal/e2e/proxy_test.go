@@ -199,19 +199,7 @@ func TestServerSentEventsFlushPerEvent(t *testing.T) {
 		<-release // the last event waits until the client has seen the first
 		fmt.Fprint(w, "data: last\n\n")
 	}))
-	gw := testutil.StartGateway(t, fmt.Sprintf(`
-listeners:
-  - name: public
-    address: 127.0.0.1:0
-    virtual_hosts:
-      - domains: ["*"]
-        routes:
-          - match: {prefix: /}
-            cluster: sse
-clusters:
-  - name: sse
-    endpoints: [%s]
-`, up.Addr()))
+	gw := testutil.StartGateway(t, testutil.ProxyConfig("sse", up.Addr()))
 	resp, err := http.Get(gw.URL("public") + "/events")
 	if err != nil {
 		t.Fatal(err)
@@ -241,19 +229,7 @@ clusters:
 
 func TestRawHTTP1HopByHopAndKeepAlive(t *testing.T) {
 	up := testutil.StartUpstream(t, "svc", nil)
-	gw := testutil.StartGateway(t, fmt.Sprintf(`
-listeners:
-  - name: public
-    address: 127.0.0.1:0
-    virtual_hosts:
-      - domains: ["*"]
-        routes:
-          - match: {prefix: /}
-            cluster: svc
-clusters:
-  - name: svc
-    endpoints: [%s]
-`, up.Addr()))
+	gw := testutil.StartGateway(t, testutil.ProxyConfig("svc", up.Addr()))
 	conn, err := net.Dial("tcp", strings.TrimPrefix(gw.URL("public"), "http://"))
 	if err != nil {
 		t.Fatal(err)

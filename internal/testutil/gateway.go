@@ -120,3 +120,21 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// ProxyConfig is the simplest gateway config: one listener named "public" on a free port
+// that forwards every request to cluster name with the given endpoints.
+func ProxyConfig(cluster string, endpoints ...string) string {
+	return `
+listeners:
+  - name: public
+    address: 127.0.0.1:0
+    virtual_hosts:
+      - domains: ["*"]
+        routes:
+          - match: {prefix: /}
+            cluster: ` + cluster + `
+clusters:
+  - name: ` + cluster + `
+    endpoints: [` + strings.Join(endpoints, ", ") + `]
+`
+}
