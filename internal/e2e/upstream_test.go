@@ -169,3 +169,32 @@ clusters:
 		t.Fatalf("upstream saw %d concurrent requests over %d connections; max_connections is 1", peak.Load(), len(conns))
 	}
 }
+
+// TestClientDisconnectCancelsUpstream: a client that gives up on a slow, non-streaming
+// upstream call ends that call (an LLM call that nobody will read stops costing money).
+func TestClientDisconnectCancelsUpstream(t *testing.T) {
+	canceled := make(chan time.Duration, 1)
+	up := testutil.StartUpstream(t, "slow", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			canceled <- time.Since(start)
+		case <-time.After(5 * time.Second):
+			io.WriteString(w, "too late")
+		}
+	}))
+	gw := testutil.StartGateway(t, testutil.ProxyConfig("slow", up.Addr()))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(gw.URL("public"), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(conn, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(300 * time.Millisecond) // the request reaches the upstream
+	conn.Close()
+	select {
+	case d := <-canceled:
+		t.Logf("upstream call canceled %v after it started", d)
+	case <-time.After(3 * time.Second):
+		t.Fatal("the upstream call went on after the client left")
+	}
+}

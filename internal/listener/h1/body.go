@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // maxPostHandlerReadBytes is how much unread request body the server reads (and drops) to keep
@@ -23,10 +24,11 @@ type reqBody struct {
 	cl     int64 // declared length, -1 for chunked
 	n      int64 // bytes read
 	sawEOF bool
-	err    error // a read error other than io.EOF: the connection cannot be reused
-	closed bool  // closed by the handler (reads fail; the server may still drain)
-	shutv  bool  // request over: nothing reads src any more
-	expect bool  // 100 Continue still to be sent on the first Read
+	eof    atomic.Bool // sawEOF, for the disconnect watcher
+	err    error       // a read error other than io.EOF: the connection cannot be reused
+	closed bool        // closed by the handler (reads fail; the server may still drain)
+	shutv  bool        // request over: nothing reads src any more
+	expect bool        // 100 Continue still to be sent on the first Read
 }
 
 func (b *reqBody) Read(p []byte) (int, error) {
@@ -48,6 +50,7 @@ func (b *reqBody) Read(p []byte) (int, error) {
 	b.n += int64(n)
 	if err == io.EOF {
 		b.sawEOF = true
+		b.eof.Store(true)
 	} else if err != nil {
 		b.err = err
 	}
@@ -99,6 +102,7 @@ func (b *reqBody) drain() drainResult {
 		return drainTooBig
 	case io.EOF:
 		b.sawEOF = true
+		b.eof.Store(true)
 		return drainOK
 	default:
 		b.err = err

@@ -107,6 +107,7 @@ type conn struct {
 	state          atomic.Int32             // http.ConnState
 	newAt          int64                    // accept time, unix seconds
 	closedByServer bool                     // Server.mu
+	watchSeen      *response                // Server.mu, disconnect watcher only: in flight at its last tick
 }
 
 func (c *conn) setState(st http.ConnState) {

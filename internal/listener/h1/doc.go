@@ -39,6 +39,17 @@
 //     an error from a done flag. It can never touch another request's response, which a
 //     pooled writer could not guarantee. The request body wrapper lives inside it and fences
 //     off the connection's reader once the request is over.
+//   - Disconnect watcher: while the server has connections, one goroutine (watch.go) looks
+//     every 100ms at the requests in flight. A request it already saw in flight on its
+//     previous tick, whose body has been read to its end (or that has none), gets its socket
+//     probed with a non-blocking recv(MSG_PEEK|MSG_DONTWAIT) through syscall.RawConn.Control
+//     (not RawConn.Read, whose read lock the connection's goroutine may hold while it waits
+//     for the next request). End of file or ECONNRESET cancels the request's context. Bytes
+//     waiting (a pipelined request) are not a disconnect, and nothing is consumed. Hijacked
+//     and HTTP/2 connections are not probed, nor are connections whose net.Conn does not
+//     reach a socket (syscall.Conn, directly or through NetConn). The per-request fast path
+//     gains nothing: the watcher reads the in-flight pointer each connection publishes for
+//     Close anyway, and keeps its own bookkeeping.
 //   - Shutdown closes idle connections at once. Each active connection finishes its current
 //     response (with "Connection: close" when the head is not out yet) and closes. HTTP/2
 //     connections get a graceful GOAWAY: the x/net/http2 server is bound to a private
@@ -47,11 +58,16 @@
 //
 // # Differences from net/http's server
 //
-//   - No background read. The request context is not canceled when the client
-//     disconnects while the handler runs without writing. A failed write notices the
-//     disconnect: Write returns the error and the request context is canceled, as net/http
-//     does on write errors. Request.Context is canceled when the handler returns, and by
-//     Server.Close (net/http gets that from its failing background read).
+//   - No background read. A client that disconnects while a handler runs is noticed in
+//     two ways. A failed write: Write returns the error and the request context is
+//     canceled, as net/http does on write errors. And the disconnect watcher (see Design),
+//     for requests that have run for about 100-200ms with their body read to its end (or
+//     without one): the request context is canceled within about 100ms of the client's
+//     FIN or RST (on Unix-like systems; elsewhere only the write notices). A request that
+//     ends sooner is never probed, so a disconnect during a fast request is only noticed
+//     by a write. As with net/http, a client that half-closes its side after sending the
+//     request counts as gone, and a request whose body is still unread is not watched.
+//     Request.Context is also canceled when the handler returns, and by Server.Close.
 //     CloseNotifier is not implemented.
 //   - There is no Content-Type sniffing. A response without a Content-Type field is sent
 //     without one.

@@ -59,6 +59,8 @@ type response struct {
 
 	done atomic.Bool // the handler returned
 
+	watchDone bool // Server.mu, disconnect watcher only: canceled, not probed again
+
 	hasBody          bool
 	is11             bool
 	isHEAD           bool

@@ -58,6 +58,7 @@ type Server struct {
 	listeners  map[*onceCloseListener]struct{}
 	conns      map[*conn]struct{}
 	connGone   chan struct{} // poked (never blocking) whenever a conn leaves conns
+	watching   bool          // the disconnect watcher (watch.go) runs; under mu
 }
 
 const (
@@ -198,6 +199,7 @@ func (s *Server) trackConn(c *conn) bool {
 		s.conns = make(map[*conn]struct{})
 	}
 	s.conns[c] = struct{}{}
+	s.startWatchLocked()
 	return true
 }
 
