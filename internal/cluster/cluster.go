@@ -395,3 +395,8 @@ func (c *countedConn) Close() error {
 func (c *Cluster) String() string {
 	return c.Name + " (" + c.Config.Type + ", " + strconv.Itoa(len(c.Hosts())) + " endpoints)"
 }
+
+// ReportOutcome tells the cluster how one upstream try on h ended: the response status, or
+// the error when there was no response (connect failure, reset, timeout). Outlier detection
+// feeds on it. The proxy calls it once per try, retries included.
+func (c *Cluster) ReportOutcome(h *lb.Host, status int, err error) {}
