@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -108,6 +109,23 @@ type hostStatus struct {
 	Weight      uint32 `json:"weight"`
 	RqActive    int64  `json:"rq_active"`
 	HealthFlags string `json:"health_flags"`
+	// HealthStatus and SuccessRate have the shape of Envoy's /clusters?format=json.
+	HealthStatus healthStatus `json:"health_status"`
+	SuccessRate  *value       `json:"success_rate,omitempty"`
+}
+
+// healthStatus is Envoy's HostHealthStatus: the flags that are set, and the EDS status
+// (always HEALTHY: Pylon has no EDS).
+type healthStatus struct {
+	FailedActiveHealthCheck bool   `json:"failed_active_health_check,omitempty"`
+	FailedOutlierCheck      bool   `json:"failed_outlier_check,omitempty"`
+	PendingActiveHC         bool   `json:"pending_active_hc,omitempty"`
+	EDSHealthStatus         string `json:"eds_health_status"`
+}
+
+// value is Envoy's DoubleValue wrapper: {"value": x}.
+type value struct {
+	Value float64 `json:"value"`
 }
 
 type clusterStatus struct {
@@ -116,6 +134,20 @@ type clusterStatus struct {
 	Type           string       `json:"type"`
 	LB             string       `json:"lb_policy"`
 	Hosts          []hostStatus `json:"host_statuses"`
+	// SuccessRateEjectionThreshold is set when outlier detection computed one in its last
+	// interval, as in Envoy.
+	SuccessRateEjectionThreshold *value `json:"success_rate_ejection_threshold,omitempty"`
+
+	outlier            bool    // outlier detection is on: the text format shows its figures
+	srAverage, srLimit float64 // -1 when not computed
+}
+
+// optional wraps a figure that is -1 when not computed.
+func optional(v float64) *value {
+	if v < 0 {
+		return nil
+	}
+	return &value{v}
 }
 
 func (h *Handler) clusterStatuses() []clusterStatus {
@@ -130,12 +162,19 @@ func (h *Handler) clusterStatuses() []clusterStatus {
 			continue
 		}
 		cs := clusterStatus{Name: c.Name, MaxConnections: cc.MaxConnections, Type: cc.Type, LB: cc.LB, Hosts: []hostStatus{}}
+		cs.srAverage, cs.srLimit, cs.outlier = c.SuccessRateFigures()
+		cs.SuccessRateEjectionThreshold = optional(cs.srLimit)
 		for _, host := range c.Hosts() {
-			flags := "healthy"
-			if !host.Healthy() {
-				flags = "/failed_active_hc"
-			}
-			cs.Hosts = append(cs.Hosts, hostStatus{Address: host.Address, Hostname: host.Hostname, Weight: host.Weight, RqActive: host.Active(), HealthFlags: flags})
+			hh := c.HostHealth(host)
+			cs.Hosts = append(cs.Hosts, hostStatus{
+				Address: host.Address, Hostname: host.Hostname, Weight: host.Weight, RqActive: host.Active(),
+				HealthFlags: hh.Flags(),
+				HealthStatus: healthStatus{
+					FailedActiveHealthCheck: hh.FailedActiveHC, FailedOutlierCheck: hh.FailedOutlierCheck,
+					PendingActiveHC: hh.PendingActiveHC, EDSHealthStatus: "HEALTHY",
+				},
+				SuccessRate: optional(hh.SuccessRate),
+			})
 		}
 		out = append(out, cs)
 	}
@@ -151,6 +190,12 @@ func (h *Handler) clusters(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	for _, c := range cs {
+		if c.outlier {
+			fmt.Fprintf(w, "%s::outlier::success_rate_average::%s\n", c.Name, figure(c.srAverage))
+			fmt.Fprintf(w, "%s::outlier::success_rate_ejection_threshold::%s\n", c.Name, figure(c.srLimit))
+			fmt.Fprintf(w, "%s::outlier::local_origin_success_rate_average::-1\n", c.Name)
+			fmt.Fprintf(w, "%s::outlier::local_origin_success_rate_ejection_threshold::-1\n", c.Name)
+		}
 		fmt.Fprintf(w, "%s::default_priority::max_connections::%d\n", c.Name, c.MaxConnections)
 		for _, host := range c.Hosts {
 			p := c.Name + "::" + host.Address + "::"
@@ -158,8 +203,22 @@ func (h *Handler) clusters(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "%srq_active::%d\n", p, host.RqActive)
 			fmt.Fprintf(w, "%shealth_flags::%s\n", p, host.HealthFlags)
 			fmt.Fprintf(w, "%sweight::%d\n", p, host.Weight)
+			sr := -1.0
+			if host.SuccessRate != nil {
+				sr = host.SuccessRate.Value
+			}
+			fmt.Fprintf(w, "%ssuccess_rate::%s\n", p, figure(sr))
+			fmt.Fprintf(w, "%slocal_origin_success_rate::-1\n", p)
 		}
 	}
+}
+
+// figure renders a success rate as Envoy's text /clusters does: -1 when not computed.
+func figure(v float64) string {
+	if v < 0 {
+		return "-1"
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 func (h *Handler) listeners(w http.ResponseWriter, r *http.Request) {

@@ -94,6 +94,14 @@ func envoyStats(f *dto.MetricFamily) []stat {
 	return out
 }
 
+// subScopes are Envoy's nested stat scopes, whose dots Prometheus names flatten:
+// envoy_cluster_health_check_attempt is cluster.<name>.health_check.attempt.
+var subScopes = [][2]string{
+	{"health_check_", "health_check."},
+	{"outlier_detection_", "outlier_detection."},
+	{"circuit_breakers_default_", "circuit_breakers.default."},
+}
+
 func envoyName(family string, labels []*dto.LabelPair) string {
 	rest, ok := strings.CutPrefix(family, "envoy_")
 	if !ok {
@@ -114,6 +122,12 @@ func envoyName(family string, labels []*dto.LabelPair) string {
 	}
 	if scope != "" {
 		rest = strings.TrimPrefix(rest, scope+"_")
+		for _, sub := range subScopes {
+			if r, ok := strings.CutPrefix(rest, sub[0]); ok {
+				rest = sub[1] + r
+				break
+			}
+		}
 	}
 	switch {
 	case class != "":

@@ -25,6 +25,10 @@ func TestEnvoyName(t *testing.T) {
 		{"envoy_cluster_upstream_rq", lp("envoy_response_code", "503", "envoy_cluster_name", "svc"), "cluster.svc.upstream_rq_503"},
 		{"envoy_cluster_upstream_rq_xx", lp("envoy_response_code_class", "5", "envoy_cluster_name", "svc"), "cluster.svc.upstream_rq_5xx"},
 		{"envoy_cluster_upstream_cx_active", lp("envoy_cluster_name", "a.b"), "cluster.a.b.upstream_cx_active"},
+		{"envoy_cluster_health_check_attempt", lp("envoy_cluster_name", "svc"), "cluster.svc.health_check.attempt"},
+		{"envoy_cluster_outlier_detection_ejections_active", lp("envoy_cluster_name", "svc"), "cluster.svc.outlier_detection.ejections_active"},
+		{"envoy_cluster_circuit_breakers_default_rq_open", lp("envoy_cluster_name", "svc"), "cluster.svc.circuit_breakers.default.rq_open"},
+		{"envoy_cluster_lb_healthy_panic", lp("envoy_cluster_name", "svc"), "cluster.svc.lb_healthy_panic"},
 		{"go_goroutines", nil, "go_goroutines"},
 	}
 	for _, c := range cases {

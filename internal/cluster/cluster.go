@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pylon-gateway/pylon/internal/config"
 	"github.com/pylon-gateway/pylon/internal/lb"
 	"github.com/pylon-gateway/pylon/internal/stats"
@@ -32,6 +34,8 @@ type Cluster struct {
 	Name   string
 	Config config.Cluster
 	Stats  *stats.Cluster
+	// Breaker is the cluster's circuit breakers (breaker.go).
+	Breaker *Breaker
 
 	hashPolicy *lb.HashPolicy
 	transport  roundTripper
@@ -39,6 +43,14 @@ type Cluster struct {
 	log        *slog.Logger
 
 	set atomic.Pointer[hostSet]
+	mu  sync.Mutex // serializes the rebuilds of set (health.go)
+
+	hc             *healthChecker   // nil without health_check
+	od             *outlierDetector // nil without outlier_detection
+	panicThreshold float64          // healthy_panic_threshold, percent
+	lbPanic        prometheus.Counter
+	sawTraffic     atomic.Bool // a connection was opened for a request (health checks' no_traffic_interval)
+	started        sync.Once
 
 	refs    atomic.Int64
 	stopDNS context.CancelFunc
@@ -49,6 +61,9 @@ type Cluster struct {
 // hostSet is one immutable view of the endpoints and the balancer built over them.
 type hostSet struct {
 	hosts    []*lb.Host
+	states   map[*lb.Host]*hostState // the health of each of hosts
+	eligible []*lb.Host              // the hosts the balancer picks from
+	panic    bool                    // eligible is every host, healthy or not
 	balancer lb.Balancer
 	sni      map[string]string // address -> server name for upstream TLS
 }
@@ -69,6 +84,20 @@ func New(cfg config.Cluster, reg *stats.Registry, log *slog.Logger) (*Cluster, e
 		return nil, err
 	}
 	c.transport = tr
+	c.Breaker = NewBreaker(cfg.CircuitBreakers, !cfg.HTTP2, c.Stats)
+	c.panicThreshold = config.DefaultHealthyPanicThreshold
+	if cfg.HealthyPanicThreshold != nil {
+		c.panicThreshold = *cfg.HealthyPanicThreshold
+	}
+	c.lbPanic = reg.LBHealthyPanic(cfg.Name)
+	if cfg.HealthCheck != nil {
+		if c.hc, err = newHealthChecker(c, reg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.OutlierDetection != nil {
+		c.od = newOutlierDetector(c, reg)
+	}
 	if cfg.Type == "static" {
 		hosts := make([]*lb.Host, 0, len(cfg.Endpoints))
 		for _, e := range cfg.Endpoints {
@@ -84,41 +113,30 @@ func New(cfg config.Cluster, reg *stats.Registry, log *slog.Logger) (*Cluster, e
 	return c, nil
 }
 
-func (c *Cluster) setHosts(hosts []*lb.Host) error {
-	opts := lb.Options{}
-	if rh := c.Config.RingHash; rh != nil {
-		opts.MinRingSize, opts.MaxRingSize = rh.MinimumRingSize, rh.MaximumRingSize
-	}
-	healthy := make([]*lb.Host, 0, len(hosts))
-	sni := make(map[string]string, len(hosts))
-	for _, h := range hosts {
-		if h.Healthy() {
-			healthy = append(healthy, h)
-		}
-		sni[h.Address] = h.Hostname
-	}
-	b, err := lb.New(c.Config.LB, healthy, opts)
-	if err != nil {
-		return fmt.Errorf("cluster %s: %w", c.Name, err)
-	}
-	c.set.Store(&hostSet{hosts: hosts, balancer: b, sni: sni})
-	c.Stats.MembershipTotal.Set(float64(len(hosts)))
-	c.Stats.MembershipHealthy.Set(float64(len(healthy)))
-	return nil
-}
-
-// Start begins DNS resolution for dns clusters; the first resolution completes (or fails)
-// before Start returns, bounded by ctx. It is a no-op for static clusters.
+// Start begins the cluster's background work: DNS resolution for dns clusters, active
+// health checks and the outlier detection timer. The first DNS resolution, then the first
+// health check of every endpoint, complete (or fail) before Start returns, bounded by ctx, so
+// that a new cluster starts with the endpoints known to be up (Envoy warms a cluster before
+// using it). The work then runs until Close, not until ctx ends: ctx is the caller's (one
+// config apply), while a cluster outlives the apply and is reused by later ones. Start on a
+// cluster already started does nothing.
 func (c *Cluster) Start(ctx context.Context) {
-	if c.Config.Type != "dns" || c.stopDNS != nil {
-		return
-	}
-	first, cancelFirst := context.WithTimeout(ctx, 5*time.Second)
-	c.resolve(first)
-	cancelFirst()
-	dctx, cancel := context.WithCancel(context.Background())
-	c.stopDNS, c.dnsDone = cancel, make(chan struct{})
-	go c.dnsLoop(dctx)
+	c.started.Do(func() {
+		if c.Config.Type == "dns" {
+			first, cancelFirst := context.WithTimeout(ctx, 5*time.Second)
+			c.resolve(first)
+			cancelFirst()
+			dctx, cancel := context.WithCancel(context.Background())
+			c.stopDNS, c.dnsDone = cancel, make(chan struct{})
+			go c.dnsLoop(dctx)
+		}
+		if c.hc != nil {
+			c.hc.start(ctx)
+		}
+		if c.od != nil {
+			c.od.start()
+		}
+	})
 }
 
 func (c *Cluster) dnsLoop(ctx context.Context) {
@@ -191,9 +209,13 @@ func (c *Cluster) resolve(ctx context.Context) {
 // Hosts returns the current endpoints (for the admin /clusters page).
 func (c *Cluster) Hosts() []*lb.Host { return c.set.Load().hosts }
 
-// Pick chooses the endpoint for a request; nil means no healthy upstream.
+// Pick chooses the endpoint for a request; nil means no healthy upstream. In panic mode
+// (too few healthy endpoints) it picks among all of them.
 func (c *Cluster) Pick(r *http.Request, remoteIP string) *lb.Host {
 	s := c.set.Load()
+	if s.panic {
+		c.lbPanic.Inc()
+	}
 	if c.hashPolicy == nil {
 		return s.balancer.Pick(nil) // no hash: nothing to allocate
 	}
@@ -218,12 +240,19 @@ func (c *Cluster) Release() {
 	}
 }
 
-// Close stops DNS resolution and closes idle connections. In-flight requests finish.
+// Close stops DNS resolution, health checks and outlier detection, and closes idle
+// connections. In-flight requests finish.
 func (c *Cluster) Close() {
 	c.closed.Do(func() {
 		if c.stopDNS != nil {
 			c.stopDNS()
 			<-c.dnsDone
+		}
+		if c.hc != nil {
+			c.hc.stop()
+		}
+		if c.od != nil {
+			c.od.stop()
 		}
 		c.transport.CloseIdleConnections()
 	})
@@ -276,6 +305,7 @@ func (c *Cluster) newTransport() (roundTripper, error) {
 			}
 			return nil, &ConnectError{Addr: addr, Timeout: timeout, Err: err}
 		}
+		c.sawTraffic.Store(true)
 		c.Stats.CxTotal.Inc()
 		c.Stats.CxActive.Inc()
 		return &countedConn{Conn: conn, st: c.Stats}, nil
@@ -395,8 +425,3 @@ func (c *countedConn) Close() error {
 func (c *Cluster) String() string {
 	return c.Name + " (" + c.Config.Type + ", " + strconv.Itoa(len(c.Hosts())) + " endpoints)"
 }
-
-// ReportOutcome tells the cluster how one upstream try on h ended: the response status, or
-// the error when there was no response (connect failure, reset, timeout). Outlier detection
-// feeds on it. The proxy calls it once per try, retries included.
-func (c *Cluster) ReportOutcome(h *lb.Host, status int, err error) {}

@@ -100,6 +100,7 @@ func validate(c *Config, lines *lineIndex, issues []decodeIssue) Errors {
 	v := &validator{lines: lines, issues: issues}
 	c.lines = lines
 	v.explicit(c)
+	llmDefaults(c, os.Getenv)
 	applyDefaults(c)
 	if c.Admin.Address != "" {
 		v.hostPort("admin.address", c.Admin.Address, false)
@@ -121,6 +122,13 @@ func validate(c *Config, lines *lineIndex, issues []decodeIssue) Errors {
 	if len(c.Listeners) == 0 {
 		v.add("listeners", "at least one listener is required")
 	}
+	fileClusters := map[string]bool{}
+	for _, cl := range c.Clusters {
+		if cl.Provider == "" {
+			fileClusters[cl.Name] = true
+		}
+	}
+	v.llm(c, fileClusters)
 	if v.namesUndecoded("clusters", len(c.Clusters), "name") {
 		clusters = nil // unknown: skip the checks of cluster references
 	}
@@ -166,6 +174,19 @@ func (v *validator) explicit(c *Config) {
 func (v *validator) listener(p string, l *Listener, clusters map[string]bool) {
 	if l.MaxRequestHeadersKB < 1 || l.MaxRequestHeadersKB > 8192 {
 		v.add(p+".max_request_headers_kb", "must be between 1 and 8192, got %d", l.MaxRequestHeadersKB)
+	}
+	if l.IdleTimeout != nil && *l.IdleTimeout < 0 {
+		v.add(p+".idle_timeout", "must not be negative")
+	}
+	if l.RequestTimeout < 0 {
+		v.add(p+".request_timeout", "must not be negative")
+	}
+	if l.InternalAddresses != nil {
+		for i, cidr := range *l.InternalAddresses {
+			if _, _, err := net.ParseCIDR(cidr); err != nil {
+				v.add(fmt.Sprintf("%s.internal_addresses[%d]", p, i), "invalid CIDR range %q: want an address/prefix such as 10.0.0.0/8", cidr)
+			}
+		}
 	}
 	if l.TLS != nil {
 		tp := p + ".tls"
@@ -390,11 +411,14 @@ func (v *validator) route(p string, r *Route, clusters map[string]bool, lf *list
 			v.add(rp+".host_redirect", "must be a host[:port] without \"/\", \"?\", \"#\" or spaces, got %q", h)
 		}
 	}
+	if r.LLM != nil {
+		actions++
+	}
 	switch {
 	case actions == 0:
-		v.add(p, "a route needs one action: cluster, weighted_clusters, direct_response or redirect")
+		v.add(p, "a route needs one action: cluster, weighted_clusters, direct_response, redirect or llm")
 	case actions > 1:
-		v.add(p, "cluster, weighted_clusters, direct_response and redirect are mutually exclusive")
+		v.add(p, "cluster, weighted_clusters, direct_response, redirect and llm are mutually exclusive")
 	}
 	forwards := r.Cluster != "" || len(r.WeightedClusters) > 0
 	for _, opt := range []struct {
@@ -405,6 +429,8 @@ func (v *validator) route(p string, r *Route, clusters map[string]bool, lf *list
 		{"regex_rewrite", r.RegexRewrite != nil},
 		{"host_rewrite", r.HostRewrite != ""},
 		{"auto_host_rewrite", r.AutoHostRewrite},
+		{"retry", r.Retry != nil},
+		{"mirror", len(r.Mirror) > 0},
 	} {
 		if opt.set && !forwards {
 			v.add(p+"."+opt.name, "applies only to routes that forward to a cluster")
@@ -428,6 +454,23 @@ func (v *validator) route(p string, r *Route, clusters map[string]bool, lf *list
 	if r.Timeout != nil && *r.Timeout < 0 {
 		v.add(p+".timeout", "must not be negative")
 	}
+	if r.IdleTimeout != nil && *r.IdleTimeout < 0 {
+		v.add(p+".idle_timeout", "must not be negative")
+	}
+	if r.Retry != nil {
+		v.retry(p+".retry", r.Retry)
+	}
+	for i, m := range r.Mirror {
+		mp := fmt.Sprintf("%s.mirror[%d]", p, i)
+		if m.Cluster == "" {
+			v.add(mp+".cluster", "is required")
+		} else if clusters != nil && !clusters[m.Cluster] {
+			v.add(mp+".cluster", "unknown cluster %q", m.Cluster)
+		}
+		if m.Percent != nil && (*m.Percent < 0 || *m.Percent > 100) {
+			v.add(mp+".percent", "must be between 0 and 100, got %g", *m.Percent)
+		}
+	}
 	v.mutations(p, &r.HeaderMutations)
 	if len(r.Filters) > 0 && lf.names != nil {
 		names := make([]string, 0, len(r.Filters))
@@ -439,6 +482,50 @@ func (v *validator) route(p string, r *Route, clusters map[string]bool, lf *list
 			if !lf.names[name] {
 				v.add(p+".filters."+name, "filter %q is not in the listener's filter chain (%v)", name, lf)
 			}
+		}
+	}
+}
+
+// RetryOn are the retry conditions a retry policy may list (Envoy's x-envoy-retry-on values
+// that Pylon implements).
+var RetryOn = map[string]bool{
+	"5xx": true, "gateway-error": true, "reset": true, "connect-failure": true,
+	"retriable-4xx": true, "refused-stream": true, "retriable-status-codes": true,
+}
+
+func (v *validator) retry(p string, rp *RetryPolicy) {
+	if len(rp.On) == 0 {
+		v.add(p+".on", "at least one retry condition is required (5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream, retriable-status-codes)")
+	}
+	codes := false
+	for i, on := range rp.On {
+		if !RetryOn[on] {
+			v.add(fmt.Sprintf("%s.on[%d]", p, i), "unknown retry condition %q: want 5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream or retriable-status-codes", on)
+		}
+		codes = codes || on == "retriable-status-codes"
+	}
+	if rp.Attempts != nil && *rp.Attempts < 0 {
+		v.add(p+".attempts", "must not be negative")
+	}
+	if rp.PerTryTimeout < 0 {
+		v.add(p+".per_try_timeout", "must not be negative")
+	}
+	for i, c := range rp.RetriableStatusCodes {
+		if c < 100 || c > 599 {
+			v.add(fmt.Sprintf("%s.retriable_status_codes[%d]", p, i), "must be an HTTP status between 100 and 599, got %d", c)
+		}
+	}
+	if len(rp.RetriableStatusCodes) > 0 && !codes {
+		v.add(p+".retriable_status_codes", "is used only with the retriable-status-codes condition in on")
+	}
+	if b := rp.Backoff; b != nil {
+		if b.BaseInterval < 0 {
+			v.add(p+".backoff.base_interval", "must not be negative")
+		}
+		if b.MaxInterval < 0 {
+			v.add(p+".backoff.max_interval", "must not be negative")
+		} else if b.MaxInterval > 0 && b.MaxInterval < b.BaseInterval {
+			v.add(p+".backoff.max_interval", "must not be less than base_interval (%s)", b.BaseInterval.D())
 		}
 	}
 }
@@ -607,6 +694,16 @@ func (v *validator) cluster(p string, c *Cluster) {
 	if c.MaxIdleConnections < 0 {
 		v.add(p+".max_idle_connections", "must not be negative")
 	}
+	if cb := c.CircuitBreakers; cb != nil {
+		for _, f := range []struct {
+			name string
+			n    int
+		}{{"max_connections", cb.MaxConnections}, {"max_pending_requests", cb.MaxPendingRequests}, {"max_requests", cb.MaxRequests}, {"max_retries", cb.MaxRetries}} {
+			if f.n < 0 {
+				v.add(p+".circuit_breakers."+f.name, "must not be negative")
+			}
+		}
+	}
 	if t := c.TLS; t != nil {
 		if t.CAFile != "" {
 			if err := regularFile(t.CAFile); err != nil {
@@ -619,6 +716,113 @@ func (v *validator) cluster(p string, c *Cluster) {
 			if err := loadKeyPair(t.Cert, t.Key); err != nil {
 				v.add(p+".tls", "cannot load the client key pair: %v", err)
 			}
+		}
+	}
+	v.health(p, c)
+}
+
+// health checks a cluster's health_check, outlier_detection and healthy_panic_threshold.
+func (v *validator) health(p string, c *Cluster) {
+	if t := c.HealthyPanicThreshold; t != nil && (*t < 0 || *t > 100) {
+		v.add(p+".healthy_panic_threshold", "must be a percentage between 0 and 100, got %v", *t)
+	}
+	if hc := c.HealthCheck; hc != nil {
+		hp := p + ".health_check"
+		if (hc.HTTP == nil) == (hc.TCP == nil) {
+			v.add(hp, "exactly one of http or tcp is required")
+		}
+		if h := hc.HTTP; h != nil {
+			if !strings.HasPrefix(h.Path, "/") {
+				v.add(hp+".http.path", "must start with \"/\", got %q", h.Path)
+			}
+			if !httpguts.ValidHostHeader(h.Host) {
+				v.add(hp+".http.host", "invalid host %q", h.Host)
+			}
+			v.statusRanges(hp+".http.expected_statuses", h.ExpectedStatuses)
+			v.statusRanges(hp+".http.retriable_statuses", h.RetriableStatuses)
+		}
+		for _, d := range []struct {
+			name string
+			d    Duration
+		}{{"interval", hc.Interval}, {"timeout", hc.Timeout}, {"no_traffic_interval", hc.NoTrafficInterval}} {
+			if d.d <= 0 {
+				v.add(hp+"."+d.name, "must be positive")
+			}
+		}
+		if hc.IntervalJitter < 0 {
+			v.add(hp+".interval_jitter", "must not be negative")
+		}
+		if hc.HealthyThreshold < 0 {
+			v.add(hp+".healthy_threshold", "must be positive")
+		}
+		if hc.UnhealthyThreshold < 0 {
+			v.add(hp+".unhealthy_threshold", "must be positive")
+		}
+	}
+	od := c.OutlierDetection
+	if od == nil {
+		return
+	}
+	op := p + ".outlier_detection"
+	for _, d := range []struct {
+		name string
+		d    Duration
+	}{{"interval", od.Interval}, {"base_ejection_time", od.BaseEjectionTime}, {"max_ejection_time", od.MaxEjectionTime}} {
+		if d.d <= 0 {
+			v.add(op+"."+d.name, "must be positive")
+		}
+	}
+	if od.MaxEjectionTimeJitter < 0 {
+		v.add(op+".max_ejection_time_jitter", "must not be negative")
+	}
+	if od.MaxEjectionTime > 0 && od.MaxEjectionTime < od.BaseEjectionTime {
+		v.add(op+".max_ejection_time", "must not be shorter than base_ejection_time (%v)", od.BaseEjectionTime.D())
+	}
+	counts := []struct {
+		name string
+		n    *int
+	}{
+		{"consecutive_5xx", od.Consecutive5xx}, {"consecutive_gateway_failure", od.ConsecutiveGatewayFailure},
+		{"success_rate_minimum_hosts", od.SuccessRateMinimumHosts}, {"success_rate_request_volume", od.SuccessRateRequestVolume},
+		{"failure_percentage_minimum_hosts", od.FailurePercentageMinimumHosts}, {"failure_percentage_request_volume", od.FailurePercentageRequestVolume},
+	}
+	for _, f := range counts {
+		if f.n != nil && *f.n < 0 {
+			v.add(op+"."+f.name, "must not be negative")
+		}
+	}
+	percents := []struct {
+		name string
+		n    *int
+	}{
+		{"max_ejection_percent", od.MaxEjectionPercent}, {"failure_percentage_threshold", od.FailurePercentageThreshold},
+		{"enforcing_consecutive_5xx", od.EnforcingConsecutive5xx}, {"enforcing_consecutive_gateway_failure", &od.EnforcingConsecutiveGatewayFailure},
+		{"enforcing_success_rate", od.EnforcingSuccessRate}, {"enforcing_failure_percentage", &od.EnforcingFailurePercentage},
+	}
+	for _, f := range percents {
+		if f.n != nil && (*f.n < 0 || *f.n > 100) {
+			v.add(op+"."+f.name, "must be a percentage between 0 and 100, got %d", *f.n)
+		}
+	}
+	if f := od.SuccessRateStdevFactor; f != nil {
+		switch {
+		case *f < 0:
+			v.add(op+".success_rate_stdev_factor", "must not be negative")
+		case *f >= 100:
+			// Envoy writes the factor times 1000 (1900 for 1.9): a copied value lands here.
+			v.add(op+".success_rate_stdev_factor", "%v standard deviations ejects nothing: the factor is a plain number here (Envoy's 1900 is 1.9)", *f)
+		}
+	}
+}
+
+// statusRanges checks a list of HTTP status ranges.
+func (v *validator) statusRanges(p string, rs []StatusRange) {
+	for i, r := range rs {
+		switch {
+		case r.Min < 100 || r.Max > 599:
+			v.add(fmt.Sprintf("%s[%d]", p, i), "statuses must be between 100 and 599")
+		case r.Min > r.Max:
+			v.add(fmt.Sprintf("%s[%d]", p, i), "the range %d-%d is empty", r.Min, r.Max)
 		}
 	}
 }

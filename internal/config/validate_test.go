@@ -129,8 +129,8 @@ var validationCases = []ruleCase{
 	{"host_redirect fragment", routeDoc("- match: {prefix: /}\n  redirect:\n    host_redirect: \"a.com#b\" " + marker), R + ".redirect.host_redirect", `got "a.com#b"`},
 	{"host_redirect space", routeDoc("- match: {prefix: /}\n  redirect:\n    host_redirect: a .com " + marker), R + ".redirect.host_redirect", `got "a .com"`},
 	{"host_redirect tab", routeDoc("- match: {prefix: /}\n  redirect:\n    host_redirect: \"a\\t.com\" " + marker), R + ".redirect.host_redirect", `got "a\t.com"`},
-	{"no action", routeDoc("- match: {prefix: /} " + marker), R, "a route needs one action: cluster, weighted_clusters, direct_response or redirect"},
-	{"two actions", routeDoc("- match: {prefix: /} " + marker + "\n  cluster: a\n  " + ok), R, "cluster, weighted_clusters, direct_response and redirect are mutually exclusive"},
+	{"no action", routeDoc("- match: {prefix: /} " + marker), R, "a route needs one action: cluster, weighted_clusters, direct_response, redirect or llm"},
+	{"two actions", routeDoc("- match: {prefix: /} " + marker + "\n  cluster: a\n  " + ok), R, "cluster, weighted_clusters, direct_response, redirect and llm are mutually exclusive"},
 
 	// Forwarding options.
 	{"prefix_rewrite without cluster", routeDoc("- match: {prefix: /}\n  " + ok + "\n  prefix_rewrite: /x " + marker), R + ".prefix_rewrite", "applies only to routes that forward to a cluster"},

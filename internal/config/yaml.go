@@ -130,3 +130,38 @@ func (f Filter) MarshalYAML() (any, error) {
 	}
 	return map[string]*yaml.Node{f.Name: &f.Config}, nil
 }
+
+// UnmarshalYAML reads a status (200) or an inclusive range of statuses ("200-299").
+func (r *StatusRange) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return nodeError(n, "want a status such as 200 or a range such as \"200-299\"")
+	}
+	v := strings.TrimSpace(n.Value)
+	from, to, isRange := strings.Cut(v, "-")
+	lo, err1 := strconv.Atoi(strings.TrimSpace(from))
+	hi, err2 := lo, error(nil)
+	if isRange {
+		hi, err2 = strconv.Atoi(strings.TrimSpace(to))
+	}
+	if err1 != nil || err2 != nil {
+		return nodeError(n, "invalid status %q: want a status such as 200 or a range such as \"200-299\"", v)
+	}
+	*r = StatusRange{Min: lo, Max: hi}
+	return nil
+}
+
+// MarshalYAML writes a single status as a number and a range as "min-max".
+func (r StatusRange) MarshalYAML() (any, error) {
+	if r.Min == r.Max {
+		return r.Min, nil
+	}
+	return strconv.Itoa(r.Min) + "-" + strconv.Itoa(r.Max), nil
+}
+
+// MarshalJSON writes the range as MarshalYAML does.
+func (r StatusRange) MarshalJSON() ([]byte, error) {
+	if r.Min == r.Max {
+		return []byte(strconv.Itoa(r.Min)), nil
+	}
+	return []byte(strconv.Quote(strconv.Itoa(r.Min) + "-" + strconv.Itoa(r.Max))), nil
+}

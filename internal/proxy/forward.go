@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pylon-gateway/pylon/internal/cluster"
+	"github.com/pylon-gateway/pylon/internal/lb"
 	"github.com/pylon-gateway/pylon/internal/router"
 	"github.com/pylon-gateway/pylon/internal/stream"
 )
@@ -26,7 +27,9 @@ const (
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// forward sends the request to an endpoint of c and streams the response back.
+// forward sends the request to an endpoint of c and streams the response back. A route
+// with a retry policy may try several endpoints; the client only ever sees the last try's
+// response, so retries happen before the first response byte goes downstream.
 func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.Info, rt *router.Route, c *cluster.Cluster) {
 	host := c.Pick(r, info.RemoteIP)
 	if host == nil {
@@ -41,6 +44,10 @@ func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.
 	if r.ProtoMajor == 1 {
 		upgrade = upgradeType(r.Header)
 	}
+	lim := requestLimits(rt, r.Header, info.Internal)
+	if upgrade != "" {
+		lim.retries = 0 // an upgraded connection cannot be replayed
+	}
 	// The upstream request and its URL escape to the transport: one allocation for both.
 	ob := new(outbound)
 	out := &ob.req
@@ -50,44 +57,216 @@ func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.
 		l.localReply(w, http.StatusBadRequest, "invalid path")
 		return
 	}
+	idle := rt.IdleTimeout
+	if idle < 0 {
+		idle = l.StreamIdleTimeout
+	}
+	wd := newWatchdog(w, info.Start, idle, lim.timeout, l.RequestTimeout, out.Body != nil)
+	if wd != nil {
+		defer wd.stop()
+		if out.Body != nil {
+			out.Body = &watchBody{ReadCloser: out.Body, wd: wd}
+		}
+	}
+
+	// Retries and mirrors send the body again: keep it when it is small enough.
+	mirrors := sampleMirrors(rt.Mirrors)
+	var replay *replayBody
+	if out.Body != nil && (lim.retries > 0 || mirrors != 0) {
+		rb, rest, err := bufferBody(out.Body, out.ContentLength)
+		if err != nil {
+			l.downstreamError(w, r, info, wd)
+			return
+		}
+		if rb == nil {
+			st.RetryOrShadowAbandoned.Inc()
+			lim.retries, mirrors = 0, 0
+			out.Body = rest
+		} else {
+			replay = rb
+			out.Body, out.ContentLength = rb.reader(), int64(len(rb.data))
+			out.GetBody = func() (io.ReadCloser, error) { return rb.reader(), nil }
+		}
+	}
+	if mirrors != 0 {
+		l.mirror(out, rt, mirrors, replay, lim.timeout)
+	}
+
 	ctx := r.Context()
 	tr := c.Transport()
-	// The route timeout bounds the whole exchange. A transport that takes the timeout itself
-	// (h1.Transport) bounds it with a timer of the connection's; others get a context.
+	// A timeout bounds the whole exchange. A transport that takes the timeout itself
+	// (h1.Transport) bounds it with a timer of the connection's; others get a context, and so
+	// does every try when the watchdog may have to cancel it.
 	ttr, _ := tr.(timeoutRoundTripper)
-	if rt.Timeout > 0 {
-		if ttr == nil {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, rt.Timeout)
-			defer cancel()
+	if wd != nil {
+		ttr = nil
+	}
+	var deadline time.Time
+	if lim.timeout > 0 {
+		deadline = time.Now().Add(lim.timeout)
+	}
+	if expected := lim.perTry; expected > 0 || lim.timeout > 0 {
+		if expected == 0 {
+			expected = lim.timeout
 		}
-		out.Header["X-Envoy-Expected-Rq-Timeout-Ms"] = msHeader(rt.Timeout)
+		out.Header["X-Envoy-Expected-Rq-Timeout-Ms"] = msHeader(expected)
 	}
 	// The request goes out with the downstream request's context (its cancellation reaches the
 	// upstream exchange). Copying WithContext's result into out keeps it to one Request.
 	*out = *out.WithContext(ctx)
 
-	st.RqTotal.Inc()
-	st.RqActive.Inc()
-	host.Acquire()
+	var (
+		resp       *http.Response
+		tries      tried
+		held       *lb.Host // the try whose slots are held
+		cancelTry  context.CancelFunc
+		retryHeld  bool
+		retried    bool
+		retryFlags string
+		fail       failure
+		sent       time.Time
+	)
 	defer func() {
-		st.RqActive.Dec()
-		host.Release()
+		if cancelTry != nil {
+			cancelTry()
+		}
+		if held != nil {
+			st.RqActive.Dec()
+			held.Release()
+			c.Breaker.Release()
+		}
 	}()
-	sent := time.Now()
-	var resp *http.Response
-	if ttr != nil && rt.Timeout > 0 {
-		resp, err = ttr.RoundTripTimeout(out, rt.Timeout)
-	} else {
-		resp, err = tr.RoundTrip(out)
+	for {
+		tries.add(host)
+		if err := c.Breaker.Acquire(ctx, deadline); err != nil {
+			if retryHeld {
+				c.Breaker.ReleaseRetry()
+			}
+			l.breakerError(w, r, info, c, err, retryFlags)
+			return
+		}
+		held = host
+		st.RqTotal.Inc()
+		st.RqActive.Inc()
+		host.Acquire()
+
+		tryDeadline, perTry := deadline, false
+		if lim.perTry > 0 {
+			if t := time.Now().Add(lim.perTry); deadline.IsZero() || t.Before(deadline) {
+				tryDeadline, perTry = t, true
+			}
+		}
+		sent = time.Now()
+		if ttr != nil {
+			if tryDeadline.IsZero() {
+				resp, err = tr.RoundTrip(out)
+			} else {
+				resp, err = ttr.RoundTripTimeout(out, tryDeadline.Sub(sent))
+			}
+		} else {
+			if wd != nil || !tryDeadline.IsZero() {
+				tctx, cancel := ctx, context.CancelFunc(nil)
+				if tryDeadline.IsZero() {
+					tctx, cancel = context.WithCancel(ctx)
+				} else {
+					tctx, cancel = context.WithDeadline(ctx, tryDeadline)
+				}
+				cancelTry = cancel
+				*out = *out.WithContext(tctx)
+				if wd != nil {
+					wd.setTry(cancel, nil)
+				}
+			}
+			resp, err = tr.RoundTrip(out)
+		}
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		c.ReportOutcome(host, status, err)
+		if retryHeld {
+			c.Breaker.ReleaseRetry()
+			retryHeld = false
+		}
+		if err != nil && (ctx.Err() != nil || wd.timedOut() != "") {
+			l.downstreamError(w, r, info, wd)
+			return
+		}
+		fail = classify(err, perTry)
+		if fail == failPerTryTimeout {
+			st.RqPerTryTimeout.Inc()
+		}
+		if !retriable(lim.policy, status, fail) {
+			if retried && err == nil {
+				st.RqRetrySuccess.Inc()
+			}
+			break
+		}
+		if lim.retries == 0 {
+			if lim.policy != nil && lim.policy.NumRetries > 0 {
+				st.RqRetryLimitExceeded.Inc()
+				retryFlags = "URX"
+			}
+			break
+		}
+		if !c.Breaker.AcquireRetry() {
+			retryFlags = "UO"
+			break
+		}
+		retryHeld = true
+		lim.retries--
+		// This try is dropped: free what it holds before waiting for the next.
+		if resp != nil {
+			resp.Body.Close()
+			resp = nil
+		}
+		if cancelTry != nil {
+			cancelTry()
+			cancelTry = nil
+		}
+		st.RqActive.Dec()
+		held.Release()
+		c.Breaker.Release()
+		held = nil
+		st.RqRetry.Inc()
+		retried = true
+		if !sleepCtx(ctx, lim.policy.Backoff(tries.n), deadline) {
+			c.Breaker.ReleaseRetry()
+			if ctx.Err() != nil {
+				l.downstreamError(w, r, info, wd)
+				return
+			}
+			l.upstreamError(w, r, info, c, context.DeadlineExceeded, failTimeout, retryFlags)
+			return
+		}
+		next := pickRetryHost(c, r, info.RemoteIP, &tries)
+		if next == nil {
+			c.Breaker.ReleaseRetry()
+			info.Flags, info.Details = "UH", "no_healthy_upstream"
+			l.localReply(w, http.StatusServiceUnavailable, bodyNoHealthyUpstream)
+			return
+		}
+		host = next
+		info.UpstreamHost = host.Address
+		ob.url.Host = host.Address
+		out.Host = authority(r, rt, host.Address, host.Hostname)
+		if replay != nil {
+			out.Body = replay.reader()
+		}
 	}
 	if err != nil {
-		l.upstreamError(w, r, info, c, err)
+		l.upstreamError(w, r, info, c, err, fail, retryFlags)
 		return
+	}
+	if retryFlags != "" {
+		info.Flags = retryFlags
 	}
 	info.UpstreamServiceTime = time.Since(sent)
 	st.Response(resp.StatusCode, info.UpstreamServiceTime)
 	info.Details = "via_upstream"
+	if wd != nil {
+		wd.setTry(cancelTry, resp.Body)
+	}
 
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		l.upgradeResponse(w, r, info, rt, resp)
@@ -106,7 +285,7 @@ func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.
 	rt.ApplyResponseHeaders(h)
 	w.WriteHeader(resp.StatusCode)
 
-	if err := copyBody(w, resp, flushEach(resp)); err != nil {
+	if err := copyBody(w, resp, flushEach(resp), wd); err != nil {
 		// The response started: the only honest signal left is to reset the stream, so the
 		// client never mistakes a cut body for a complete one.
 		switch {
@@ -114,6 +293,9 @@ func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.
 			info.Flags = "DC"
 			l.Stats.RxReset.Inc()
 			return
+		case wd.timedOut() != "":
+			info.Flags = "SI"
+			l.Stats.RqIdleTimeout.Inc()
 		case errors.Is(err, context.DeadlineExceeded):
 			st.RqTimeout.Inc()
 			info.Flags = "UT"
@@ -170,15 +352,6 @@ func (l *Listener) outboundRequest(out *http.Request, u *url.URL, r *http.Reques
 		}
 		u.Path, u.RawPath, u.RawQuery = dec, raw, q
 	}
-	authority := r.Host
-	if lit, auto := rt.HostRewrite(); lit != "" {
-		authority = lit
-	} else if auto {
-		authority = hostname
-		if _, port, err := net.SplitHostPort(addr); err == nil && port != "80" && port != "443" {
-			authority = net.JoinHostPort(hostname, port)
-		}
-	}
 	rt.ApplyRequestHeaders(h)
 	*out = http.Request{
 		Method:        r.Method,
@@ -189,13 +362,29 @@ func (l *Listener) outboundRequest(out *http.Request, u *url.URL, r *http.Reques
 		Header:        h,
 		Body:          r.Body,
 		ContentLength: r.ContentLength,
-		Host:          authority,
+		Host:          authority(r, rt, addr, hostname),
 		Trailer:       r.Trailer,
 	}
 	if r.ContentLength == 0 {
 		out.Body = nil
 	}
 	return nil
+}
+
+// authority is the upstream request's host: the client's, or the route's host rewrite (a
+// literal, or the endpoint's host name with auto_host_rewrite).
+func authority(r *http.Request, rt *router.Route, addr, hostname string) string {
+	lit, auto := rt.HostRewrite()
+	switch {
+	case lit != "":
+		return lit
+	case auto:
+		if _, port, err := net.SplitHostPort(addr); err == nil && port != "80" && port != "443" {
+			return net.JoinHostPort(hostname, port)
+		}
+		return hostname
+	}
+	return r.Host
 }
 
 // msHeader renders a duration in whole milliseconds as a header value. Values below a second
@@ -231,15 +420,18 @@ func requestPath(r *http.Request) string {
 	return r.URL.RequestURI()
 }
 
-// upstreamError answers a failed upstream exchange as Envoy does.
-func (l *Listener) upstreamError(w http.ResponseWriter, r *http.Request, info *stream.Info, c *cluster.Cluster, err error) {
+// upstreamError answers a try that got no response as Envoy does. flags are the retry flags
+// (URX, UO) to add to the failure's own.
+func (l *Listener) upstreamError(w http.ResponseWriter, r *http.Request, info *stream.Info, c *cluster.Cluster, err error, f failure, flags string) {
 	var ce *cluster.ConnectError
 	switch {
 	case r.Context().Err() != nil:
-		// The client went away: nobody to answer.
-		info.Flags, info.Details = "DC", "downstream_remote_disconnect"
-		l.Stats.RxReset.Inc()
-	case errors.Is(err, context.DeadlineExceeded):
+		l.downstreamError(w, r, info, nil)
+		return
+	case f == failPerTryTimeout:
+		info.Flags, info.Details = "UT", "upstream_per_try_timeout"
+		l.localReply(w, http.StatusGatewayTimeout, bodyTimeout)
+	case f == failTimeout:
 		c.Stats.RqTimeout.Inc()
 		info.Flags, info.Details = "UT", "upstream_response_timeout"
 		l.localReply(w, http.StatusGatewayTimeout, bodyTimeout)
@@ -250,10 +442,54 @@ func (l *Listener) upstreamError(w http.ResponseWriter, r *http.Request, info *s
 			reason = "connection timeout"
 		}
 		l.localReply(w, http.StatusServiceUnavailable, bodyResetPrefix+reason)
+	case f == failRefused:
+		c.Stats.RqReset.Inc()
+		info.Flags, info.Details = "UR", "upstream_reset_before_response_started{remote_refused_stream_reset}"
+		l.localReply(w, http.StatusServiceUnavailable, bodyResetPrefix+"remote refused stream reset")
 	default:
 		c.Stats.RqReset.Inc()
 		info.Flags, info.Details = "UC", "upstream_reset_before_response_started{connection_termination}"
 		l.localReply(w, http.StatusServiceUnavailable, bodyResetPrefix+"connection termination")
+	}
+	if flags != "" {
+		info.Flags += "," + flags
+	}
+}
+
+// downstreamError ends a request whose client went away or timed out on its side: a stream
+// idle or request timeout is answered 408, a client gone is only recorded.
+func (l *Listener) downstreamError(w http.ResponseWriter, r *http.Request, info *stream.Info, wd *watchdog) {
+	switch body := wd.timedOut(); body {
+	case bodyStreamTimeout:
+		l.Stats.RqIdleTimeout.Inc()
+		info.Flags, info.Details = "SI", "stream_idle_timeout"
+		l.localReply(w, http.StatusRequestTimeout, body)
+	case bodyRequestTimeout:
+		l.Stats.RqTimeout.Inc()
+		info.Flags, info.Details = "", "request_overall_timeout"
+		l.localReply(w, http.StatusRequestTimeout, body)
+	default:
+		// The client went away: nobody to answer.
+		info.Flags, info.Details = "DC", "downstream_remote_disconnect"
+		l.Stats.RxReset.Inc()
+	}
+}
+
+// breakerError answers a try that a circuit breaker refused (503, x-envoy-overloaded, UO) or
+// that gave up waiting for a connection.
+func (l *Listener) breakerError(w http.ResponseWriter, r *http.Request, info *stream.Info, c *cluster.Cluster, err error, flags string) {
+	switch {
+	case errors.Is(err, cluster.ErrOverflow):
+		info.Flags, info.Details = "UO", "upstream_reset_before_response_started{overflow}"
+		if flags != "" && flags != "UO" {
+			info.Flags += "," + flags
+		}
+		w.Header()["X-Envoy-Overloaded"] = trueHeader
+		l.localReply(w, http.StatusServiceUnavailable, bodyResetPrefix+"overflow")
+	case r.Context().Err() != nil:
+		l.downstreamError(w, r, info, nil)
+	default:
+		l.upstreamError(w, r, info, c, err, failTimeout, flags)
 	}
 }
 
@@ -278,7 +514,7 @@ func flushEach(resp *http.Response) bool {
 
 // copyBody streams the upstream body to the client with a pooled buffer. Read and write
 // errors are told apart: a failed read is the upstream's fault, a failed write the client's.
-func copyBody(w http.ResponseWriter, resp *http.Response, flush bool) error {
+func copyBody(w http.ResponseWriter, resp *http.Response, flush bool, wd *watchdog) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -294,6 +530,9 @@ func copyBody(w http.ResponseWriter, resp *http.Response, flush bool) error {
 			}
 			if flusher != nil {
 				flusher.Flush()
+			}
+			if wd != nil {
+				wd.touch()
 			}
 		}
 		if rerr == io.EOF {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -33,17 +34,30 @@ type Listener struct {
 	ServerName       string
 	UseRemoteAddress bool
 	TLS              bool
-	Stats            *stats.Listener
-	Table            *router.Table
-	Clusters         map[string]*cluster.Cluster
-	AccessLogs       []*accesslog.Logger
-	Log              *slog.Logger
+	// InternalAddresses are the internal client ranges (x-envoy-* tuning headers honoured).
+	InternalAddresses []netip.Prefix
+	// StreamIdleTimeout and RequestTimeout are Envoy's stream_idle_timeout and
+	// request_timeout (0 disables); a route may override the idle timeout.
+	StreamIdleTimeout, RequestTimeout time.Duration
+	Stats                             *stats.Listener
+	Table                             *router.Table
+	Clusters                          map[string]*cluster.Cluster
+	AccessLogs                        []*accesslog.Logger
+	Log                               *slog.Logger
 
 	serverHeader, schemeHeader []string
+
+	// LLM serves the routes whose action is llm (nil when the config has none).
+	LLM LLMServer
 
 	// Chain, when set, runs the listener's filters in front of the router for a route.
 	// nil means no filters: the router is called directly.
 	Chain func(*router.Route) http.Handler
+}
+
+// LLMServer serves the requests of llm routes: the LLM gateway.
+type LLMServer interface {
+	ServeLLM(w http.ResponseWriter, r *http.Request, info *stream.Info, allowedModels []string)
 }
 
 // Init precomputes per-listener values; call it once after filling the fields.
@@ -161,6 +175,17 @@ func (l *Listener) route(w http.ResponseWriter, r *http.Request, info *stream.In
 		h.Set("Content-Length", "0")
 		h.Set("Server", l.ServerName)
 		w.WriteHeader(code)
+	case router.ActionLLM:
+		if l.LLM == nil {
+			info.Flags, info.Details = "NC", "llm_not_configured"
+			l.localReply(w, http.StatusServiceUnavailable, "")
+			return
+		}
+		var allowed []string
+		if rt.Config != nil && rt.Config.LLM != nil {
+			allowed = rt.Config.LLM.Models
+		}
+		l.LLM.ServeLLM(w, r, info, allowed)
 	default:
 		name := rt.PickCluster(rand.Uint64())
 		c := l.Clusters[name]

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/google/uuid"
@@ -9,8 +10,9 @@ import (
 )
 
 // externalOnlyHeaders are the x-envoy-* request headers that tune retries and timeouts; Envoy
-// honours them only from internal clients and strips them from external ones. Pylon treats
-// every downstream client as external (Envoy >= 1.33 without internal_address_config).
+// honours them only from internal clients and strips them from external ones. The value says
+// whether an internal client may send it (false: removed from every request, as Pylon sets
+// or derives it itself).
 var externalOnlyHeaders = map[string]bool{
 	"X-Envoy-Retry-On":                         true,
 	"X-Envoy-Retry-Grpc-On":                    true,
@@ -22,13 +24,15 @@ var externalOnlyHeaders = map[string]bool{
 	"X-Envoy-Expected-Rq-Timeout-Ms":           true,
 	"X-Envoy-Force-Trace":                      true,
 	"X-Envoy-Ip-Tags":                          true,
-	"X-Envoy-Internal":                         true,
+	"X-Envoy-Internal":                         false,
 	"X-Envoy-Decorator-Operation":              true,
 	"X-Envoy-Downstream-Service-Cluster":       true,
 	"X-Envoy-Downstream-Service-Node":          true,
-	"X-Envoy-Original-Path":                    true,
-	"X-Envoy-External-Address":                 true,
+	"X-Envoy-Original-Path":                    false,
+	"X-Envoy-External-Address":                 false,
 }
+
+var trueHeader = []string{"true"}
 
 // sanitize applies Envoy's connection-manager header rules to a downstream request:
 // x-forwarded-for / -proto, x-request-id, and the x-envoy-* headers an external client may
@@ -36,20 +40,35 @@ var externalOnlyHeaders = map[string]bool{
 func (l *Listener) sanitize(r *http.Request, info *stream.Info) {
 	h := r.Header
 	info.RemoteIP = remoteIP(r.RemoteAddr)
-	for k := range h {
-		if len(k) > 8 && k[:8] == "X-Envoy-" && externalOnlyHeaders[k] {
-			delete(h, k)
-		}
-	}
+	var peer []string
 	if l.UseRemoteAddress {
-		peer := []string{info.RemoteIP}
+		peer = []string{info.RemoteIP}
 		if prior, ok := h["X-Forwarded-For"]; ok && len(prior) > 0 {
 			h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + info.RemoteIP}
 		} else {
 			h["X-Forwarded-For"] = peer
+			info.Internal = l.internal(info.RemoteIP)
 		}
+	} else if xff := h["X-Forwarded-For"]; len(xff) == 1 && !strings.Contains(xff[0], ",") {
+		info.Internal = l.internal(strings.TrimSpace(xff[0]))
+	}
+	// Envoy: a request is internal iff x-forwarded-for (after appending) holds a single
+	// address and it is internal; without x-forwarded-for and use_remote_address it is external.
+	for k := range h {
+		if len(k) > 8 && k[:8] == "X-Envoy-" {
+			if internalOK, ok := externalOnlyHeaders[k]; ok && !(internalOK && info.Internal) {
+				delete(h, k)
+			}
+		}
+	}
+	if info.Internal {
+		h["X-Envoy-Internal"] = trueHeader
+	}
+	if l.UseRemoteAddress {
 		h["X-Forwarded-Proto"] = l.schemeHeader
-		h["X-Envoy-External-Address"] = peer // shared, read-only: header values are replaced, never written through
+		if !info.Internal {
+			h["X-Envoy-External-Address"] = peer // shared, read-only: header values are replaced, never written through
+		}
 	} else if _, ok := h["X-Forwarded-Proto"]; !ok {
 		h["X-Forwarded-Proto"] = l.schemeHeader
 	}
@@ -59,6 +78,24 @@ func (l *Listener) sanitize(r *http.Request, info *stream.Info) {
 		info.RequestID = uuid.New().String()
 		h["X-Request-Id"] = []string{info.RequestID}
 	}
+}
+
+// internal reports whether ip is in the listener's internal address ranges.
+func (l *Listener) internal(ip string) bool {
+	if len(l.InternalAddresses) == 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range l.InternalAddresses {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // remoteIP strips the port from an ip:port (or [ipv6]:port) without allocating.

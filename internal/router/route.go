@@ -20,6 +20,7 @@ const (
 	ActionWeightedClusters                   // forward to a cluster picked by weight (PickCluster)
 	ActionDirectResponse                     // answer from the gateway (DirectResponse)
 	ActionRedirect                           // answer with a redirect (Redirect)
+	ActionLLM                                // the LLM gateway: the request's model picks the targets
 )
 
 func (k ActionKind) String() string {
@@ -32,6 +33,8 @@ func (k ActionKind) String() string {
 		return "direct_response"
 	case ActionRedirect:
 		return "redirect"
+	case ActionLLM:
+		return "llm"
 	}
 	return "ActionKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -43,6 +46,9 @@ type Route struct {
 	Action      ActionKind
 	Cluster     string        // ActionCluster
 	Timeout     time.Duration // 0 = disabled; config.DefaultRouteTimeout when unset (forwarding routes)
+	IdleTimeout time.Duration // stream idle timeout; -1 = the listener's, 0 = disabled
+	Retry       *RetryPolicy  // nil = no retries
+	Mirrors     []Mirror      // shadow clusters
 	Config      *config.Route // the source
 	Path        string        // the config field path, e.g. listeners[0].virtual_hosts[1].routes[2]
 
@@ -109,7 +115,7 @@ func (c *compiler) regexp(path, pattern string, anchor bool) *regexp.Regexp {
 
 func (c *compiler) route(p string, src *config.Route, vh *virtualHost) *Route {
 	nerr := len(c.errs)
-	r := &Route{Name: src.Name, VirtualHost: vh.name, Config: src, Path: p, vh: vh}
+	r := &Route{Name: src.Name, VirtualHost: vh.name, Config: src, Path: p, vh: vh, IdleTimeout: -1}
 	c.match(p+".match", &src.Match, r)
 
 	actions := 0
@@ -144,11 +150,15 @@ func (c *compiler) route(p string, src *config.Route, vh *virtualHost) *Route {
 		r.Action = ActionRedirect
 		r.redirect = compileRedirect(rd)
 	}
+	if src.LLM != nil {
+		actions++
+		r.Action = ActionLLM
+	}
 	switch {
 	case actions == 0:
-		c.add(p, "a route needs one action: cluster, weighted_clusters, direct_response or redirect")
+		c.add(p, "a route needs one action: cluster, weighted_clusters, direct_response, redirect or llm")
 	case actions > 1:
-		c.add(p, "cluster, weighted_clusters, direct_response and redirect are mutually exclusive")
+		c.add(p, "cluster, weighted_clusters, direct_response, redirect and llm are mutually exclusive")
 	}
 
 	forwards := r.Action == ActionCluster || r.Action == ActionWeightedClusters
@@ -157,6 +167,13 @@ func (c *compiler) route(p string, src *config.Route, vh *virtualHost) *Route {
 		if src.Timeout != nil {
 			r.Timeout = src.Timeout.D()
 		}
+		if src.Retry != nil {
+			r.Retry = compileRetry(src.Retry)
+		}
+		r.Mirrors = compileMirrors(src.Mirror)
+	}
+	if src.IdleTimeout != nil {
+		r.IdleTimeout = src.IdleTimeout.D()
 	}
 	r.prefixRewrite = src.PrefixRewrite
 	if rr := src.RegexRewrite; rr != nil {

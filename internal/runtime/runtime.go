@@ -16,6 +16,7 @@ import (
 
 	"github.com/pylon-gateway/pylon/internal/config"
 	"github.com/pylon-gateway/pylon/internal/listener/h1"
+	"github.com/pylon-gateway/pylon/internal/llm/gateway"
 	"github.com/pylon-gateway/pylon/internal/stats"
 )
 
@@ -42,6 +43,9 @@ func New(opts BuildOptions) *Runtime {
 	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
+	}
+	if opts.LLM == nil {
+		opts.LLM = gateway.NewShared()
 	}
 	return &Runtime{opts: opts, log: opts.Log, servers: map[string]*server{}}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/cluster"
 	"github.com/pylon-gateway/pylon/internal/config"
 	"github.com/pylon-gateway/pylon/internal/filter"
+	"github.com/pylon-gateway/pylon/internal/llm/gateway"
 	"github.com/pylon-gateway/pylon/internal/proxy"
 	"github.com/pylon-gateway/pylon/internal/router"
 	"github.com/pylon-gateway/pylon/internal/stats"
@@ -49,6 +51,8 @@ type BuildOptions struct {
 	Stderr io.Writer
 	// DryRun compiles everything but opens no files (pylon validate).
 	DryRun bool
+	// LLM is the LLM gateway's process-wide state (cooldowns); nil: a new one.
+	LLM *gateway.Shared
 }
 
 // Build compiles cfg into a snapshot. Clusters whose config is unchanged from prev are
@@ -94,6 +98,11 @@ func Build(cfg *config.Config, prev *Snapshot, opts BuildOptions) (_ *Snapshot, 
 		s.Clusters[cc.Name] = c
 	}
 
+	gw, err := gateway.New(cfg, gateway.Options{Clusters: s.Clusters, Shared: opts.LLM, Stats: opts.Stats, Log: opts.Log})
+	if err != nil {
+		fail("providers", err)
+	}
+
 	for i := range cfg.Listeners {
 		lc := &cfg.Listeners[i]
 		p := fmt.Sprintf("listeners[%d]", i)
@@ -111,6 +120,20 @@ func Build(cfg *config.Config, prev *Snapshot, opts BuildOptions) (_ *Snapshot, 
 			Table:            table,
 			Clusters:         s.Clusters,
 			Log:              opts.Log.With("listener", lc.Name),
+		}
+		if gw != nil {
+			l.LLM = gw
+		}
+		if lc.IdleTimeout != nil {
+			l.StreamIdleTimeout = lc.IdleTimeout.D()
+		}
+		l.RequestTimeout = lc.RequestTimeout.D()
+		if lc.InternalAddresses != nil {
+			for _, cidr := range *lc.InternalAddresses {
+				if pfx, err := netip.ParsePrefix(cidr); err == nil {
+					l.InternalAddresses = append(l.InternalAddresses, pfx.Masked())
+				}
+			}
 		}
 		l.Init()
 		for j, al := range lc.AccessLog {

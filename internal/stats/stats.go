@@ -33,6 +33,11 @@ type Registry struct {
 
 	http    httpVecs
 	cluster clusterVecs
+	res     resilienceVecs
+	health  healthVecs
+
+	llmOnce sync.Once
+	llm     *LLM
 
 	mu        sync.Mutex
 	listeners map[string]*Listener
@@ -112,6 +117,8 @@ func New() *Registry {
 	r.cluster.rqCode = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "envoy_cluster_upstream_rq", Help: "Upstream responses by status code."}, []string{labelCode, labelCluster})
 	r.cluster.rqTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "envoy_cluster_upstream_rq_time", Help: "Upstream request time to response headers, in milliseconds.", Buckets: EnvoyBuckets}, []string{labelCluster})
 	r.reg.MustRegister(r.cluster.rqXX, r.cluster.rqCode, r.cluster.rqTime)
+	r.res = newResilienceVecs(r.reg)
+	r.health = newHealthVecs(r.reg)
 	return r
 }
 
@@ -127,6 +134,8 @@ type Listener struct {
 	CxActive, RqActive                                                                                                prometheus.Gauge
 	rqXX                                                                                                              [6]prometheus.Counter
 	rqTime                                                                                                            prometheus.Observer
+	// RqIdleTimeout counts requests closed by the stream idle timeout (downstream_rq_idle_timeout).
+	RqIdleTimeout prometheus.Counter
 }
 
 // Listener returns the metrics of the connection manager with this stat prefix.
@@ -145,6 +154,7 @@ func (r *Registry) Listener(prefix string) *Listener {
 		RqTimeout: h.rqTimeout.WithLabelValues(prefix), RxReset: h.rxReset.WithLabelValues(prefix),
 		TxReset: h.txReset.WithLabelValues(prefix), CxActive: h.cxActive.WithLabelValues(prefix),
 		RqActive: h.rqActive.WithLabelValues(prefix), rqTime: h.rqTime.WithLabelValues(prefix),
+		RqIdleTimeout: r.res.rqIdleTimeout.WithLabelValues(prefix),
 	}
 	for c := 1; c <= 5; c++ {
 		l.rqXX[c] = h.rqXX.WithLabelValues(string(rune('0'+c)), prefix)
@@ -165,6 +175,7 @@ func (l *Listener) Response(status int, d time.Duration) {
 type Cluster struct {
 	RqTotal, CxTotal, CxConnectFail, CxConnectTimeout, CxDestroy, RqTimeout, RqReset prometheus.Counter
 	RqActive, CxActive, MembershipTotal, MembershipHealthy                           prometheus.Gauge
+	Resilience                                                                       // retries, timeouts, circuit breakers
 
 	name   string
 	vec    *prometheus.CounterVec
@@ -190,6 +201,7 @@ func (r *Registry) Cluster(name string) *Cluster {
 		CxActive: v.cxActive.WithLabelValues(name), MembershipTotal: v.membershipTotal.WithLabelValues(name),
 		MembershipHealthy: v.membershipHealthy.WithLabelValues(name), rqTime: v.rqTime.WithLabelValues(name),
 		name: name, vec: v.rqCode, codes: map[int]prometheus.Counter{},
+		Resilience: r.res.cluster(name),
 	}
 	for k := 1; k <= 5; k++ {
 		c.rqXX[k] = v.rqXX.WithLabelValues(string(rune('0'+k)), name)

@@ -17,6 +17,7 @@ type Info struct {
 	Route        *router.Route
 	RequestID    string
 	RemoteIP     string
+	Internal     bool   // an internal client: its x-envoy-* retry and timeout headers are honoured
 	OriginalPath string // set when the router rewrote the path
 
 	Cluster             string

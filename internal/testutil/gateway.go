@@ -138,3 +138,21 @@ clusters:
     endpoints: [` + strings.Join(endpoints, ", ") + `]
 `
 }
+
+// Metric returns one sample's value from /stats/prometheus, by its series as exposed
+// (`name{label="v",...}`, labels sorted), or "" if absent.
+func (g *Gateway) Metric(series string) string {
+	g.t.Helper()
+	resp, err := http.Get(g.AdminURL() + "/stats/prometheus")
+	if err != nil {
+		g.t.Fatalf("stats/prometheus: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok && k == series {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,102 @@
+package config
+
+// This file holds the LLM gateway's schema: providers (clusters that speak an LLM API),
+// model routes (public model names mapped to provider targets) and the llm route action.
+
+// Provider is an LLM provider: a cluster that speaks one provider API, plus credentials.
+type Provider struct {
+	Name string `yaml:"name" json:"name"`
+	// Type is the API the provider speaks: openai, azure, anthropic, gemini, vertex,
+	// bedrock, mistral, groq, together, deepseek, openrouter, fireworks, xai, vllm, ollama,
+	// lmstudio, openai_compatible, or demo (answered in process, for trying Pylon out).
+	Type string `yaml:"type" json:"type"`
+	// BaseURL is the API root, e.g. https://api.openai.com/v1 (default per type).
+	BaseURL string `yaml:"base_url,omitempty" json:"base_url,omitempty"`
+	// Endpoints overrides the host of base_url with several replicas (host:port), balanced
+	// by LB: a provider is a cluster (for example several vLLM servers).
+	Endpoints []Endpoint `yaml:"endpoints,omitempty" json:"endpoints,omitempty"`
+	LB        string     `yaml:"lb,omitempty" json:"lb,omitempty"`
+	// APIKeys are the credentials, picked by weight; a key the provider refuses (401) or
+	// rate-limits (429) is set aside for a while.
+	APIKeys []Secret `yaml:"api_keys,omitempty" json:"api_keys,omitempty"`
+	// Models are the provider's model ids served under their own names.
+	Models []string `yaml:"models,omitempty" json:"models,omitempty"`
+	// APIVersion is Azure OpenAI's api-version (default 2024-10-21).
+	APIVersion string `yaml:"api_version,omitempty" json:"api_version,omitempty"`
+	// Region is the AWS region (bedrock) or Google Cloud location (vertex).
+	Region string `yaml:"region,omitempty" json:"region,omitempty"`
+	// Project is the Google Cloud project (vertex).
+	Project string `yaml:"project,omitempty" json:"project,omitempty"`
+	// AWS holds Bedrock credentials; empty fields come from the standard AWS_* variables.
+	AWS *AWSCredentials `yaml:"aws,omitempty" json:"aws,omitempty"`
+	// Timeout bounds one attempt on this provider, streams included (default 300s).
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// MaxTokens is the max_tokens sent when a client gives none and the API requires one
+	// (Anthropic, Bedrock); default: the model's maximum output from the price table, else 4096.
+	MaxTokens int `yaml:"max_tokens,omitempty" json:"max_tokens,omitempty"`
+	// Cluster settings of the provider's endpoints.
+	ConnectTimeout Duration     `yaml:"connect_timeout,omitempty" json:"connect_timeout,omitempty"`
+	MaxConnections int          `yaml:"max_connections,omitempty" json:"max_connections,omitempty"`
+	TLS            *UpstreamTLS `yaml:"tls,omitempty" json:"tls,omitempty"`
+}
+
+// Secret is a credential: exactly one of env (an environment variable), file (its content,
+// trimmed) or value (inline; avoid in files under version control). Weight spreads calls over
+// several keys (default 1).
+type Secret struct {
+	Env    string `yaml:"env,omitempty" json:"env,omitempty"`
+	File   string `yaml:"file,omitempty" json:"file,omitempty"`
+	Value  string `yaml:"value,omitempty" json:"value,omitempty"`
+	Weight uint32 `yaml:"weight,omitempty" json:"weight,omitempty"`
+}
+
+// AWSCredentials are Bedrock's SigV4 credentials.
+type AWSCredentials struct {
+	AccessKeyID     Secret `yaml:"access_key_id,omitempty" json:"access_key_id,omitempty"`
+	SecretAccessKey Secret `yaml:"secret_access_key,omitempty" json:"secret_access_key,omitempty"`
+	SessionToken    Secret `yaml:"session_token,omitempty" json:"session_token,omitempty"`
+}
+
+// Model is a public model name and the targets that serve it.
+type Model struct {
+	Name string `yaml:"name" json:"name"`
+	// Targets serve the model: the lowest priority group first, by weight within a group.
+	Targets []ModelTarget `yaml:"targets" json:"targets"`
+	// Fallbacks are tried in order after every target failed: "provider/model".
+	Fallbacks []string `yaml:"fallbacks,omitempty" json:"fallbacks,omitempty"`
+}
+
+// ModelTarget is one provider model serving a public model.
+type ModelTarget struct {
+	Provider string `yaml:"provider" json:"provider"`
+	// Model is the provider's model id (default: the public name).
+	Model    string `yaml:"model,omitempty" json:"model,omitempty"`
+	Weight   uint32 `yaml:"weight,omitempty" json:"weight,omitempty"`
+	Priority int    `yaml:"priority,omitempty" json:"priority,omitempty"`
+}
+
+// LLM holds settings of the LLM gateway shared by every llm route.
+type LLM struct {
+	// ProvidersFromEnv enables a provider for each set of standard environment variables
+	// (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AWS credentials...).
+	ProvidersFromEnv bool `yaml:"providers_from_env,omitempty" json:"providers_from_env,omitempty"`
+	// Cooldown sets a target aside after it failed (429, 5xx, timeout, connection error)
+	// unless the provider said when to come back (retry-after) (default 30s).
+	Cooldown Duration `yaml:"cooldown,omitempty" json:"cooldown,omitempty"`
+	// MaxAttempts bounds the targets tried for one call, fallbacks included (default 4).
+	MaxAttempts int `yaml:"max_attempts,omitempty" json:"max_attempts,omitempty"`
+	// MaxRequestBytes bounds a request body (default 32 MiB).
+	MaxRequestBytes int64 `yaml:"max_request_bytes,omitempty" json:"max_request_bytes,omitempty"`
+	// PriceFile overrides or extends the built-in price table (see docs/llm-usage.md).
+	PriceFile string `yaml:"price_file,omitempty" json:"price_file,omitempty"`
+}
+
+// RouteLLM is the llm route action: the request's model picks the targets.
+type RouteLLM struct {
+	// Models, when set, limits the models callers of this route may use.
+	Models []string `yaml:"models,omitempty" json:"models,omitempty"`
+}
+
+// ProviderTypes are the provider types Pylon speaks.
+var ProviderTypes = []string{"openai", "azure", "anthropic", "gemini", "vertex", "bedrock", "mistral", "groq",
+	"together", "deepseek", "openrouter", "fireworks", "xai", "vllm", "ollama", "lmstudio", "openai_compatible", "demo"}

@@ -1,0 +1,336 @@
+// Package openai is the OpenAI client dialect: it parses and validates chat requests as
+// OpenAI's API does, and writes answers, streams and errors the way OpenAI SDKs expect them.
+package openai
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pylon-gateway/pylon/internal/llm"
+	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
+	"github.com/pylon-gateway/pylon/internal/llm/sse"
+)
+
+// Dialect is the OpenAI client dialect.
+type Dialect struct{}
+
+var _ llm.Dialect = Dialect{}
+
+// ParseChat parses and validates a chat completion request.
+func (Dialect) ParseChat(body []byte) (*openai.ChatRequest, *llm.Error) {
+	req := new(openai.ChatRequest)
+	if err := json.Unmarshal(body, req); err != nil {
+		return nil, JSONError(err)
+	}
+	if e := Validate(req); e != nil {
+		return nil, e
+	}
+	req.Raw = body
+	return req, nil
+}
+
+// JSONError turns a decoding error into a 400 naming the field when it can.
+func JSONError(err error) *llm.Error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return llm.InvalidParam(te.Field, "expected %s, got %s", te.Type.String(), te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &llm.Error{Kind: llm.KindInvalidRequest, Message: fmt.Sprintf("the body is not valid JSON: %v (at byte %d)", err, se.Offset)}
+	}
+	return &llm.Error{Kind: llm.KindInvalidRequest, Message: "invalid request body: " + err.Error()}
+}
+
+var roles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
+
+// Validate checks what OpenAI checks before a call, naming the field of the first problem.
+func Validate(r *openai.ChatRequest) *llm.Error {
+	if r.Model == "" {
+		return llm.InvalidParam("model", "is required")
+	}
+	if len(r.Messages) == 0 {
+		return llm.InvalidParam("messages", "must be a non-empty array")
+	}
+	for i := range r.Messages {
+		m := &r.Messages[i]
+		p := "messages[" + strconv.Itoa(i) + "]"
+		if !roles[m.Role] {
+			return llm.InvalidParam(p+".role", "must be one of system, developer, user, assistant, tool (got %q)", m.Role)
+		}
+		switch m.Role {
+		case "tool":
+			if m.ToolCallID == "" {
+				return llm.InvalidParam(p+".tool_call_id", "is required for tool messages")
+			}
+		case "assistant":
+			if m.Content == nil && len(m.ToolCalls) == 0 && m.Refusal == "" {
+				return llm.InvalidParam(p+".content", "is required unless tool_calls is set")
+			}
+			for j, tc := range m.ToolCalls {
+				tp := p + ".tool_calls[" + strconv.Itoa(j) + "]"
+				if tc.ID == "" {
+					return llm.InvalidParam(tp+".id", "is required")
+				}
+				if tc.Function.Name == "" {
+					return llm.InvalidParam(tp+".function.name", "is required")
+				}
+			}
+		default:
+			if m.Content == nil {
+				return llm.InvalidParam(p+".content", "is required")
+			}
+		}
+		if m.Content != nil && m.Content.Parts != nil {
+			for j, part := range m.Content.Parts {
+				pp := p + ".content[" + strconv.Itoa(j) + "]"
+				switch part.Type {
+				case "text", "refusal":
+				case "image_url":
+					if part.ImageURL == nil || part.ImageURL.URL == "" {
+						return llm.InvalidParam(pp+".image_url.url", "is required")
+					}
+				case "input_audio":
+					if part.InputAudio == nil {
+						return llm.InvalidParam(pp+".input_audio", "is required")
+					}
+				case "file":
+					if part.File == nil {
+						return llm.InvalidParam(pp+".file", "is required")
+					}
+				default:
+					return llm.InvalidParam(pp+".type", "unknown content part type %q", part.Type)
+				}
+			}
+		}
+	}
+	for i, t := range r.Tools {
+		p := "tools[" + strconv.Itoa(i) + "]"
+		if t.Type != "function" {
+			return llm.InvalidParam(p+".type", "must be \"function\" (got %q)", t.Type)
+		}
+		if t.Function.Name == "" {
+			return llm.InvalidParam(p+".function.name", "is required")
+		}
+	}
+	if r.Temperature != nil && (*r.Temperature < 0 || *r.Temperature > 2) {
+		return llm.InvalidParam("temperature", "must be between 0 and 2")
+	}
+	if r.TopP != nil && (*r.TopP < 0 || *r.TopP > 1) {
+		return llm.InvalidParam("top_p", "must be between 0 and 1")
+	}
+	if r.N != nil && *r.N < 1 {
+		return llm.InvalidParam("n", "must be at least 1")
+	}
+	if r.MaxTokens != nil && *r.MaxTokens < 1 {
+		return llm.InvalidParam("max_tokens", "must be at least 1")
+	}
+	if r.MaxCompletionTokens != nil && *r.MaxCompletionTokens < 1 {
+		return llm.InvalidParam("max_completion_tokens", "must be at least 1")
+	}
+	if r.Stop != nil && len(*r.Stop) > 4 {
+		return llm.InvalidParam("stop", "at most 4 stop sequences")
+	}
+	if r.StreamOptions != nil && !r.Stream {
+		return llm.InvalidParam("stream_options", "is only allowed when stream is true")
+	}
+	if rf := r.ResponseFormat; rf != nil {
+		switch rf.Type {
+		case "text", "json_object":
+		case "json_schema":
+			if rf.JSONSchema == nil || rf.JSONSchema.Name == "" {
+				return llm.InvalidParam("response_format.json_schema.name", "is required")
+			}
+		default:
+			return llm.InvalidParam("response_format.type", "must be text, json_object or json_schema (got %q)", rf.Type)
+		}
+	}
+	return nil
+}
+
+// WriteChat writes a chat.completion. An answer that came from an OpenAI-family provider
+// is written as it came.
+func (Dialect) WriteChat(w http.ResponseWriter, resp *openai.ChatResponse, req *openai.ChatRequest) error {
+	body := resp.Raw
+	if body == nil {
+		if resp.Object == "" {
+			resp.Object = "chat.completion"
+		}
+		var err error
+		if body, err = json.Marshal(resp); err != nil {
+			return fmt.Errorf("openai dialect: encode answer: %w", err)
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(body)
+	return err
+}
+
+// errorTypes are the error.type values OpenAI uses, by kind.
+var errorTypes = [...]string{
+	llm.KindInvalidRequest: "invalid_request_error",
+	llm.KindAuthentication: "authentication_error",
+	llm.KindPermission:     "permission_error",
+	llm.KindNotFound:       "invalid_request_error",
+	llm.KindTooLarge:       "invalid_request_error",
+	llm.KindRateLimit:      "rate_limit_exceeded",
+	llm.KindQuota:          "insufficient_quota",
+	llm.KindInternal:       "server_error",
+	llm.KindUpstream:       "upstream_error",
+	llm.KindOverloaded:     "service_unavailable",
+	llm.KindTimeout:        "timeout",
+}
+
+// status is what the client sees: a provider refusing Pylon's own credential is a gateway
+// failure (502), not the client's fault.
+func status(e *llm.Error) int {
+	if e.Upstream != 0 && (e.Kind == llm.KindAuthentication || e.Kind == llm.KindPermission) {
+		return http.StatusBadGateway
+	}
+	return e.Status()
+}
+
+func errorBody(e *llm.Error) []byte {
+	typ := errorTypes[e.Kind]
+	if e.Upstream != 0 && (e.Kind == llm.KindAuthentication || e.Kind == llm.KindPermission) {
+		typ = "upstream_authentication_error"
+	}
+	b := openai.ErrorBody{Message: e.Message, Type: typ}
+	if e.Param != "" {
+		b.Param = &e.Param
+	}
+	code := e.Code
+	if code == "" && e.Kind == llm.KindNotFound {
+		code = "model_not_found"
+	}
+	if code != "" {
+		b.Code = &code
+	}
+	out, _ := json.Marshal(openai.ErrorResponse{Error: b})
+	return out
+}
+
+// WriteError writes OpenAI's error body with the kind's status, and retry-after on 429 and
+// 503 answers (OpenAI SDKs honour it).
+func (Dialect) WriteError(w http.ResponseWriter, e *llm.Error) {
+	body := errorBody(e)
+	st := status(e)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if e.RetryAfter > 0 || st == http.StatusTooManyRequests || st == http.StatusServiceUnavailable {
+		if e.RetryAfter <= 0 {
+			e.RetryAfter = time.Second
+		}
+		h.Set("Retry-After", e.RetryAfterHeader())
+	}
+	if e.Kind == llm.KindQuota || e.Kind == llm.KindInvalidRequest {
+		h.Set("X-Should-Retry", "false")
+	}
+	w.WriteHeader(st)
+	w.Write(body)
+}
+
+// NewStream returns a writer of chat.completion.chunk events.
+func (d Dialect) NewStream(w http.ResponseWriter, req *openai.ChatRequest) llm.StreamWriter {
+	return &streamWriter{w: w, includeUsage: req.IncludeUsage(), d: d}
+}
+
+type streamWriter struct {
+	w            http.ResponseWriter
+	d            Dialect
+	includeUsage bool
+	started      bool
+	usage        *openai.ChatChunk // the usage report, written at Close if asked for
+	buf          []byte
+}
+
+func (s *streamWriter) Started() bool { return s.started }
+
+func (s *streamWriter) start() {
+	if s.started {
+		return
+	}
+	s.started = true
+	h := s.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	s.w.WriteHeader(http.StatusOK)
+}
+
+func (s *streamWriter) WriteChunk(c *openai.ChatChunk) error {
+	if len(c.Choices) == 0 {
+		if c.Usage != nil {
+			s.usage = c
+		}
+		return nil
+	}
+	s.start()
+	data := c.Raw
+	if data == nil {
+		if c.Object == "" {
+			c.Object = "chat.completion.chunk"
+		}
+		var err error
+		if data, err = json.Marshal(c); err != nil {
+			return fmt.Errorf("openai dialect: encode chunk: %w", err)
+		}
+	}
+	return s.event(data)
+}
+
+func (s *streamWriter) event(data []byte) error {
+	s.buf = sse.AppendEvent(s.buf[:0], "", data)
+	if _, err := s.w.Write(s.buf); err != nil {
+		return err
+	}
+	return http.NewResponseController(s.w).Flush()
+}
+
+func (s *streamWriter) Close() error {
+	s.start()
+	if s.includeUsage && s.usage != nil {
+		u := *s.usage
+		u.Raw = nil
+		if u.Object == "" {
+			u.Object = "chat.completion.chunk"
+		}
+		u.Choices = []openai.ChunkChoice{}
+		data, err := json.Marshal(&u)
+		if err != nil {
+			return fmt.Errorf("openai dialect: encode usage chunk: %w", err)
+		}
+		if err := s.event(data); err != nil {
+			return err
+		}
+	}
+	return s.event([]byte("[DONE]"))
+}
+
+// Fail ends a started stream with an error event and no [DONE], so that SDKs raise instead
+// of taking a cut stream for a complete one.
+func (s *streamWriter) Fail(e *llm.Error) error {
+	if !s.started {
+		s.started = true
+		s.d.WriteError(s.w, e)
+		return nil
+	}
+	return s.event(errorBody(e))
+}
+
+// ContentType reports whether ct is JSON, as chat requests must be.
+func ContentType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	ct, _, _ = strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(ct), "application/json")
+}

@@ -1,0 +1,131 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/pylon-gateway/pylon/internal/llm"
+	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
+	"github.com/pylon-gateway/pylon/internal/llm/usage"
+)
+
+// accounting gathers what one call used and cost, and records it once the call ends.
+type accounting struct {
+	g            *Gateway
+	start        time.Time
+	model        string // the public model the client asked for
+	target       target
+	attempts     int
+	upstream     time.Duration // time spent waiting on providers, every attempt
+	outputChunks int
+
+	recorded bool
+	usage    usage.Usage
+	cost     usage.Money
+	known    bool
+}
+
+// normalize turns the canonical usage (OpenAI semantics plus the cache-write extension)
+// into usage.Usage.
+func normalize(u *openai.Usage) usage.Usage {
+	return usage.Usage{
+		Prompt:       u.PromptTokens,
+		Completion:   u.CompletionTokens,
+		CachedPrompt: u.Cached(),
+		CacheWrite:   u.CacheWrite(),
+		Reasoning:    u.Reasoning(),
+		Total:        u.PromptTokens + u.CompletionTokens,
+	}
+}
+
+// finish records the call's usage and cost (u may be nil: the provider reported none).
+func (a *accounting) finish(u *openai.Usage, ok bool) {
+	if a.recorded {
+		return
+	}
+	a.recorded = true
+	p := a.target.provider
+	if u != nil {
+		a.usage = normalize(u)
+		price, _ := a.g.prices.Lookup(p.typ, a.target.model)
+		a.cost, a.known = usage.Cost(a.usage, price)
+	}
+	m := a.g.metrics
+	if m == nil {
+		return
+	}
+	status := "200"
+	if !ok {
+		status = "partial"
+	}
+	m.Requests.WithLabelValues(p.name, a.target.model, status).Inc()
+	if u != nil {
+		tk := m.Tokens
+		tk.WithLabelValues(p.name, a.target.model, "prompt").Add(float64(a.usage.Prompt))
+		tk.WithLabelValues(p.name, a.target.model, "completion").Add(float64(a.usage.Completion))
+		if a.usage.CachedPrompt > 0 {
+			tk.WithLabelValues(p.name, a.target.model, "cached").Add(float64(a.usage.CachedPrompt))
+		}
+		if a.usage.CacheWrite > 0 {
+			tk.WithLabelValues(p.name, a.target.model, "cache_write").Add(float64(a.usage.CacheWrite))
+		}
+		if a.usage.Reasoning > 0 {
+			tk.WithLabelValues(p.name, a.target.model, "reasoning").Add(float64(a.usage.Reasoning))
+		}
+		if a.known {
+			// Float only for the dashboard counter; billing keeps exact Money.
+			m.Cost.WithLabelValues(p.name, a.target.model).Add(float64(a.cost) / float64(usage.Dollar))
+		} else {
+			m.CostUnknown.WithLabelValues(p.name, a.target.model).Inc()
+		}
+	}
+	if d := time.Since(a.start) - a.upstream; d > 0 {
+		m.AddedLatency.Observe(d.Seconds())
+	}
+	m.Duration.WithLabelValues(p.name, a.target.model).Observe(a.upstream.Seconds())
+}
+
+// streamed records the time to first token and the time per output token.
+func (a *accounting) streamed(first time.Time, u *openai.Usage) {
+	m := a.g.metrics
+	if m == nil || first.IsZero() || a.target.provider == nil {
+		return
+	}
+	p := a.target.provider
+	m.TTFT.WithLabelValues(p.name, a.target.model).Observe(first.Sub(a.start).Seconds())
+	n := a.outputChunks
+	if u != nil && u.CompletionTokens > 0 {
+		n = u.CompletionTokens
+	}
+	if n > 1 {
+		m.TPOT.WithLabelValues(p.name, a.target.model).Observe(time.Since(first).Seconds() / float64(n-1))
+	}
+}
+
+// failed records a call that ended in an error.
+func (a *accounting) failed(e *llm.Error) {
+	m := a.g.metrics
+	if m == nil {
+		return
+	}
+	prov, model := "", a.model
+	if a.target.provider != nil {
+		prov, model = a.target.provider.name, a.target.model
+	}
+	m.Requests.WithLabelValues(prov, model, strconv.Itoa(e.Status())).Inc()
+}
+
+// setHeaders adds what is known before the body: for non-streamed answers, the usage and
+// the cost (a price unknown is said so, never shown as zero).
+func (a *accounting) setHeaders(h http.Header) {
+	if !a.recorded {
+		return
+	}
+	h["X-Pylon-Tokens"] = []string{strconv.Itoa(a.usage.Prompt) + " prompt, " + strconv.Itoa(a.usage.Completion) + " completion"}
+	if a.known {
+		h["X-Pylon-Cost-Usd"] = []string{a.cost.String()}
+	} else {
+		h["X-Pylon-Cost-Usd"] = []string{"unknown"}
+	}
+}

@@ -1,0 +1,268 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/pylon-gateway/pylon/internal/cluster"
+	"github.com/pylon-gateway/pylon/internal/lb"
+	"github.com/pylon-gateway/pylon/internal/llm"
+	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
+	"github.com/pylon-gateway/pylon/internal/stream"
+)
+
+// maxErrorBody bounds the error body read from a provider.
+const maxErrorBody = 1 << 20
+
+// exchange is one attempt's live upstream answer and what to release after it.
+type exchange struct {
+	resp    *http.Response
+	cancel  context.CancelFunc
+	host    *lb.Host
+	cluster *cluster.Cluster
+	adapter llm.Adapter
+	sent    time.Time
+}
+
+func (x *exchange) done(status int, err error) {
+	if x.host != nil {
+		x.cluster.ReportOutcome(x.host, status, err)
+		x.host.Release()
+		x.host = nil
+	}
+	x.cancel()
+}
+
+// call sends one attempt to a target. On success the caller owns x and must call x.done.
+func (g *Gateway) call(ctx context.Context, r *http.Request, info *stream.Info, t target, c *llm.Call) (*exchange, *llm.Error) {
+	p := t.provider
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	req, err := p.adapter.ChatRequest(ctx, c)
+	if err != nil {
+		cancel()
+		var le *llm.Error
+		if errors.As(err, &le) {
+			return nil, le
+		}
+		return nil, llm.Errorf(llm.KindInternal, "building the %s request: %v", p.name, err)
+	}
+	return g.send(ctx, cancel, r, info, p, req)
+}
+
+// send sends a built request through the provider's cluster (or the in-process demo).
+func (g *Gateway) send(ctx context.Context, cancel context.CancelFunc, r *http.Request, info *stream.Info, p *provider, req *http.Request) (*exchange, *llm.Error) {
+	x := &exchange{cancel: cancel, cluster: p.cluster, adapter: p.adapter}
+	tr := p.transport
+	if tr == nil {
+		host := p.cluster.Pick(r, info.RemoteIP)
+		if host == nil {
+			cancel()
+			return nil, &llm.Error{Kind: llm.KindOverloaded, Message: "no healthy upstream for provider " + p.name}
+		}
+		host.Acquire()
+		x.host = host
+		req.URL.Scheme = p.cluster.Scheme()
+		req.URL.Host = host.Address
+		req.Host = p.host
+		tr = p.cluster.Transport()
+		info.UpstreamHost = host.Address
+	}
+	info.Cluster = p.name
+	x.sent = time.Now()
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		x.done(0, err)
+		var ce *cluster.ConnectError
+		switch {
+		case errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded:
+			return nil, llm.Errorf(llm.KindTimeout, "provider %s did not answer within %s", p.name, p.timeout)
+		case r.Context().Err() != nil:
+			return nil, llm.Errorf(llm.KindUpstream, "the client went away")
+		case errors.As(err, &ce):
+			return nil, llm.Errorf(llm.KindOverloaded, "upstream connect error: provider %s: %v", p.name, err)
+		}
+		return nil, llm.Errorf(llm.KindUpstream, "provider %s: %v", p.name, err)
+	}
+	x.resp = resp
+	if resp.StatusCode >= 300 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+		x.done(resp.StatusCode, nil)
+		return nil, p.adapter.DecodeError(resp, body)
+	}
+	return x, nil
+}
+
+// attemptFailed records a failed attempt: the key or the target is set aside for a while.
+func (g *Gateway) attemptFailed(t target, key string, e *llm.Error, now time.Time) {
+	if g.metrics != nil {
+		g.metrics.AttemptErrors.WithLabelValues(t.provider.name, kindName(e.Kind)).Inc()
+	}
+	if !e.Retryable() {
+		return
+	}
+	wait := g.cooldown
+	if e.RetryAfter > 0 {
+		wait = e.RetryAfter
+	}
+	switch {
+	case e.Upstream == 401 || e.Upstream == 403:
+		if key != "" {
+			t.provider.setAside(key, now.Add(max(wait, 5*time.Minute)))
+			return
+		}
+	case e.Kind == llm.KindRateLimit && key != "" && len(t.provider.keys) > 1:
+		// A rate limit is often the key's own: another key of the provider may pass.
+		t.provider.setAside(key, now.Add(wait))
+		return
+	}
+	if wait > 0 {
+		g.shared.cooldowns.set(t, now.Add(wait))
+	}
+}
+
+func kindName(k llm.Kind) string {
+	switch k {
+	case llm.KindInvalidRequest:
+		return "invalid_request"
+	case llm.KindAuthentication:
+		return "authentication"
+	case llm.KindPermission:
+		return "permission"
+	case llm.KindNotFound:
+		return "not_found"
+	case llm.KindTooLarge:
+		return "too_large"
+	case llm.KindRateLimit:
+		return "rate_limit"
+	case llm.KindQuota:
+		return "quota"
+	case llm.KindInternal:
+		return "internal"
+	case llm.KindOverloaded:
+		return "overloaded"
+	case llm.KindTimeout:
+		return "timeout"
+	}
+	return "upstream"
+}
+
+// serveChat serves a chat call in dialect d: OpenAI chat completions or Anthropic messages.
+func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, info *stream.Info, d llm.Dialect, body []byte, allowed []string) {
+	start := info.Start
+	req, e := d.ParseChat(body)
+	if e != nil {
+		info.Details = "llm_bad_request"
+		d.WriteError(w, e)
+		return
+	}
+	if !allowedModel(req.Model, allowed) {
+		d.WriteError(w, modelNotFound(req.Model))
+		return
+	}
+	now := time.Now()
+	plan := g.router.plan(req.Model, now)
+	if len(plan) == 0 {
+		info.Details = "llm_model_not_found"
+		d.WriteError(w, modelNotFound(req.Model))
+		return
+	}
+	if len(plan) > g.maxAttempts && g.maxAttempts > 0 {
+		plan = plan[:g.maxAttempts]
+	}
+	acct := &accounting{g: g, start: start, model: req.Model}
+	var last *llm.Error
+	for i, t := range plan {
+		if i > 0 && g.metrics != nil {
+			g.metrics.Fallbacks.WithLabelValues(req.Model).Inc()
+		}
+		key, ke := t.provider.pickKey(time.Now())
+		if ke != nil {
+			last = ke
+			g.attemptFailed(t, "", ke, time.Now())
+			continue
+		}
+		c := &llm.Call{Request: req, Model: t.model, BaseURL: t.provider.baseURL, APIKey: key, Stream: req.Stream,
+			DefaultMaxTokens: g.defaultMaxTokens(t)}
+		x, e := g.call(r.Context(), r, info, t, c)
+		if e != nil {
+			last = e
+			g.attemptFailed(t, key, e, time.Now())
+			acct.upstream += time.Since(now)
+			if !e.Retryable() || r.Context().Err() != nil {
+				break
+			}
+			continue
+		}
+		acct.target, acct.attempts = t, i+1
+		setTargetHeaders(w.Header(), t, i+1)
+		var done bool
+		if req.Stream {
+			done, e = g.streamChat(w, r, d, req, c, x, acct)
+		} else {
+			done, e = g.writeChat(w, d, req, c, x, acct)
+		}
+		if done {
+			g.shared.cooldowns.clear(t)
+			info.Details = "via_upstream"
+			return
+		}
+		last = e
+		g.attemptFailed(t, key, e, time.Now())
+		if !e.Retryable() || r.Context().Err() != nil {
+			break
+		}
+	}
+	if last == nil {
+		last = llm.Errorf(llm.KindOverloaded, "no provider could serve model %s", req.Model)
+	}
+	info.Details = "llm_upstream_failed"
+	w.Header().Del("X-Pylon-Provider")
+	w.Header().Del("X-Pylon-Model")
+	acct.failed(last)
+	d.WriteError(w, last)
+}
+
+func setTargetHeaders(h http.Header, t target, attempts int) {
+	h["X-Pylon-Provider"] = []string{t.provider.name}
+	h["X-Pylon-Model"] = []string{t.model}
+	if attempts > 1 {
+		h["X-Pylon-Attempts"] = []string{strconv.Itoa(attempts)}
+	}
+}
+
+// defaultMaxTokens is the max_tokens to send when the client gave none and the API needs one.
+func (g *Gateway) defaultMaxTokens(t target) int {
+	if t.provider.maxTokens > 0 {
+		return t.provider.maxTokens
+	}
+	if p, ok := g.prices.Lookup(t.provider.typ, t.model); ok && p.MaxOutputTokens > 0 {
+		return p.MaxOutputTokens
+	}
+	return 4096
+}
+
+// writeChat decodes a non-streamed answer and writes it. done is false when the attempt
+// failed before anything reached the client (the caller may try another target).
+func (g *Gateway) writeChat(w http.ResponseWriter, d llm.Dialect, req *openai.ChatRequest, c *llm.Call, x *exchange, acct *accounting) (bool, *llm.Error) {
+	out, err := x.adapter.DecodeChat(x.resp, c)
+	x.resp.Body.Close()
+	acct.upstream += time.Since(x.sent)
+	if err != nil {
+		x.done(502, err)
+		var le *llm.Error
+		if !errors.As(err, &le) {
+			le = llm.Errorf(llm.KindUpstream, "decoding the provider's answer: %v", err)
+		}
+		return false, le
+	}
+	x.done(x.resp.StatusCode, nil)
+	acct.finish(out.Usage, true)
+	acct.setHeaders(w.Header())
+	d.WriteChat(w, out, req)
+	return true, nil
+}

@@ -1,0 +1,261 @@
+// Package gateway is Pylon's LLM gateway: the llm route action. It serves the OpenAI- and
+// Anthropic-compatible APIs, parses each request once, picks targets by model name, calls
+// providers through their clusters with fallback before the first byte, translates answers
+// (streams chunk by chunk) into the client's dialect, and accounts for tokens and cost.
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pylon-gateway/pylon/internal/cluster"
+	"github.com/pylon-gateway/pylon/internal/config"
+	"github.com/pylon-gateway/pylon/internal/llm"
+	dialectopenai "github.com/pylon-gateway/pylon/internal/llm/dialect/openai"
+	"github.com/pylon-gateway/pylon/internal/llm/usage"
+	"github.com/pylon-gateway/pylon/internal/stats"
+	"github.com/pylon-gateway/pylon/internal/stream"
+)
+
+// Shared is the LLM state that outlives a config snapshot: cooldowns of failing targets.
+// One per process.
+type Shared struct {
+	cooldowns *cooldowns
+}
+
+// NewShared returns the process-wide LLM state.
+func NewShared() *Shared { return &Shared{cooldowns: newCooldowns()} }
+
+// Gateway serves the LLM APIs of one config snapshot. It is immutable and safe for
+// concurrent use.
+type Gateway struct {
+	providers   map[string]*provider
+	router      *router
+	shared      *Shared
+	cooldown    time.Duration
+	maxAttempts int
+	maxBody     int64
+	prices      *usage.Table
+	estimator   usage.Estimator
+	metrics     *stats.LLM
+	log         *slog.Logger
+}
+
+// Options carry what a gateway needs besides the config.
+type Options struct {
+	Clusters map[string]*cluster.Cluster
+	Shared   *Shared
+	Stats    *stats.Registry
+	Log      *slog.Logger
+}
+
+// New builds the gateway of cfg. It returns nil, nil when cfg has no llm route and no
+// provider: nothing to serve.
+func New(cfg *config.Config, opts Options) (*Gateway, error) {
+	if len(cfg.Providers) == 0 && !hasLLMRoute(cfg) {
+		return nil, nil
+	}
+	if opts.Shared == nil {
+		opts.Shared = NewShared()
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	g := &Gateway{
+		providers:   map[string]*provider{},
+		shared:      opts.Shared,
+		cooldown:    cfg.LLM.Cooldown.D(),
+		maxAttempts: cfg.LLM.MaxAttempts,
+		maxBody:     cfg.LLM.MaxRequestBytes,
+		estimator:   usage.Heuristic{},
+		log:         opts.Log,
+	}
+	if opts.Stats != nil {
+		g.metrics = opts.Stats.LLM()
+	}
+	prices, err := usage.LoadTable(usage.Embedded(), cfg.LLM.PriceFile)
+	if err != nil {
+		return nil, fmt.Errorf("llm.price_file: %w", err)
+	}
+	g.prices = prices
+	var errs []error
+	for i := range cfg.Providers {
+		p, err := newProvider(&cfg.Providers[i], opts.Clusters, opts.Log)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("providers[%d]: %w", i, err))
+			continue
+		}
+		g.providers[p.name] = p
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	g.router = newRouter(cfg, g.providers, opts.Shared.cooldowns)
+	return g, nil
+}
+
+func hasLLMRoute(cfg *config.Config) bool {
+	for _, l := range cfg.Listeners {
+		for _, vh := range l.VirtualHosts {
+			for _, r := range vh.Routes {
+				if r.LLM != nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// endpoint is what a request path asks for.
+type endpoint uint8
+
+const (
+	epUnknown endpoint = iota
+	epChat
+	epMessages
+	epCountTokens
+	epCompletions
+	epEmbeddings
+	epModels
+	epModel
+	epResponses
+)
+
+// classify maps a path to an endpoint by its last segments, so that an llm route may live
+// under any prefix (/v1/, /openai/v1/, /llm/).
+func classify(method, path string) (endpoint, string) {
+	switch {
+	case strings.HasSuffix(path, "/chat/completions"):
+		return epChat, ""
+	case strings.HasSuffix(path, "/messages/count_tokens"):
+		return epCountTokens, ""
+	case strings.HasSuffix(path, "/messages"):
+		return epMessages, ""
+	case strings.HasSuffix(path, "/completions"):
+		return epCompletions, ""
+	case strings.HasSuffix(path, "/embeddings"):
+		return epEmbeddings, ""
+	case strings.HasSuffix(path, "/responses"):
+		return epResponses, ""
+	case strings.HasSuffix(path, "/models"):
+		return epModels, ""
+	}
+	if i := strings.LastIndex(path, "/models/"); i >= 0 && method == http.MethodGet {
+		return epModel, path[i+len("/models/"):]
+	}
+	return epUnknown, ""
+}
+
+var openaiDialect = dialectopenai.Dialect{}
+
+// ServeLLM serves one request of an llm route.
+func (g *Gateway) ServeLLM(w http.ResponseWriter, r *http.Request, info *stream.Info, allowed []string) {
+	ep, id := classify(r.Method, r.URL.Path)
+	d := llm.Dialect(openaiDialect)
+	if ep == epMessages || ep == epCountTokens {
+		if anthropicDialect == nil {
+			openaiDialect.WriteError(w, llm.Errorf(llm.KindNotFound, "the Anthropic API is not available in this build"))
+			return
+		}
+		d = anthropicDialect
+	}
+	wantMethod := http.MethodPost
+	if ep == epModels || ep == epModel {
+		wantMethod = http.MethodGet
+	}
+	if ep == epUnknown {
+		info.Details = "llm_unknown_endpoint"
+		d.WriteError(w, &llm.Error{Kind: llm.KindNotFound, Code: "unknown_url", Message: "Unknown request URL: " + r.Method + " " + r.URL.Path})
+		return
+	}
+	if r.Method != wantMethod {
+		w.Header().Set("Allow", wantMethod)
+		d.WriteError(w, llm.Errorf(llm.KindInvalidRequest, "method %s not allowed on %s: use %s", r.Method, r.URL.Path, wantMethod))
+		return
+	}
+	switch ep {
+	case epModels:
+		g.serveModels(w, allowed)
+		return
+	case epModel:
+		g.serveModel(w, id, allowed)
+		return
+	}
+	if !dialectopenai.ContentType(r.Header.Get("Content-Type")) {
+		d.WriteError(w, llm.Errorf(llm.KindInvalidRequest, "content-type must be application/json, got %q", r.Header.Get("Content-Type")))
+		return
+	}
+	body, e := g.readBody(r)
+	if e != nil {
+		info.Details = "llm_bad_request"
+		d.WriteError(w, e)
+		return
+	}
+	switch ep {
+	case epChat, epMessages:
+		g.serveChat(w, r, info, d, body, allowed)
+	case epCountTokens:
+		g.serveCountTokens(w, body)
+	case epCompletions, epEmbeddings, epResponses:
+		g.servePassthrough(w, r, info, ep, body, allowed)
+	}
+}
+
+// readBody reads the request body, bounded by max_request_bytes.
+func (g *Gateway) readBody(r *http.Request) ([]byte, *llm.Error) {
+	if r.Body == nil {
+		return nil, llm.Errorf(llm.KindInvalidRequest, "the request has no body")
+	}
+	if r.ContentLength > g.maxBody {
+		return nil, llm.Errorf(llm.KindTooLarge, "the request body is %d bytes; the limit is %d", r.ContentLength, g.maxBody)
+	}
+	n := r.ContentLength
+	if n < 0 || n > 1<<20 {
+		n = 4096
+	}
+	buf := make([]byte, 0, n+1)
+	for {
+		if int64(len(buf)) > g.maxBody {
+			return nil, llm.Errorf(llm.KindTooLarge, "the request body is larger than the limit of %d bytes", g.maxBody)
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, llm.Errorf(llm.KindInvalidRequest, "reading the request body: %v", err)
+		}
+	}
+	if len(buf) == 0 {
+		return nil, llm.Errorf(llm.KindInvalidRequest, "the request body is empty: a JSON object is expected")
+	}
+	return buf, nil
+}
+
+// allowedModel reports whether a route that limits models lets model through.
+func allowedModel(model string, allowed []string) bool {
+	if len(allowed) == 0 {
+		return true
+	}
+	for _, a := range allowed {
+		if a == model || (strings.HasSuffix(a, "*") && strings.HasPrefix(model, a[:len(a)-1])) {
+			return true
+		}
+	}
+	return false
+}
+
+func modelNotFound(model string) *llm.Error {
+	return &llm.Error{Kind: llm.KindNotFound, Code: "model_not_found", Param: "model",
+		Message: fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", model)}
+}

@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/pylon-gateway/pylon/internal/llm"
+	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
+)
+
+// streamChat relays a streamed answer. Chunks that carry nothing a client would see yet
+// (the role announcement) are held back until the first real content, so that an upstream
+// that fails right away can still be replaced by another target: done is false then, and
+// nothing was written.
+func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Dialect, req *openai.ChatRequest, c *llm.Call, x *exchange, acct *accounting) (bool, *llm.Error) {
+	cr := x.adapter.ChatStream(x.resp, c)
+	defer cr.Close()
+	var held []*openai.ChatChunk
+	var sw llm.StreamWriter
+	var usage *openai.Usage
+	var firstToken time.Time
+	for {
+		ch, err := cr.Next()
+		if err != nil {
+			acct.upstream += time.Since(x.sent)
+			if errors.Is(err, io.EOF) {
+				x.done(200, nil)
+				if sw == nil {
+					sw = g.startStream(w, d, req, acct, held)
+				}
+				acct.streamed(firstToken, usage)
+				acct.finish(usage, true)
+				sw.Close()
+				return true, nil
+			}
+			var le *llm.Error
+			if !errors.As(err, &le) {
+				le = llm.Errorf(llm.KindUpstream, "reading the provider's stream: %v", err)
+			}
+			x.done(502, err)
+			if sw == nil {
+				// Nothing reached the client: the caller may fall back.
+				return false, le
+			}
+			acct.streamed(firstToken, usage)
+			acct.finish(usage, false)
+			acct.failed(le)
+			sw.Fail(le)
+			return true, nil
+		}
+		if ch.Usage != nil {
+			usage = ch.Usage
+		}
+		if sw == nil {
+			if !meaningful(ch) {
+				held = append(held, ch)
+				continue
+			}
+			firstToken = time.Now()
+			sw = g.startStream(w, d, req, acct, held)
+			held = nil
+		}
+		if err := sw.WriteChunk(ch); err != nil {
+			// The client went away: stop reading the provider; account what was used.
+			x.done(200, nil)
+			acct.upstream += time.Since(x.sent)
+			acct.streamed(firstToken, usage)
+			acct.finish(usage, false)
+			return true, nil
+		}
+		acct.outputChunks++
+	}
+}
+
+// startStream writes the headers and the held chunks.
+func (g *Gateway) startStream(w http.ResponseWriter, d llm.Dialect, req *openai.ChatRequest, acct *accounting, held []*openai.ChatChunk) llm.StreamWriter {
+	acct.setHeaders(w.Header())
+	sw := d.NewStream(w, req)
+	for _, h := range held {
+		sw.WriteChunk(h)
+	}
+	return sw
+}
+
+// meaningful reports whether a chunk carries something for the client beyond the role:
+// content, reasoning, a tool call, a finish reason.
+func meaningful(ch *openai.ChatChunk) bool {
+	for i := range ch.Choices {
+		c := &ch.Choices[i]
+		if c.FinishReason != nil || len(c.Delta.ToolCalls) > 0 || c.Delta.Refusal != nil {
+			return true
+		}
+		if (c.Delta.Content != nil && *c.Delta.Content != "") || (c.Delta.ReasoningContent != nil && *c.Delta.ReasoningContent != "") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,426 @@
+// Package openai is the adapter for OpenAI and the OpenAI-compatible family (Azure OpenAI,
+// Mistral, Groq, Together, DeepSeek, OpenRouter, Fireworks, xAI, vLLM, Ollama, LM Studio).
+// One adapter serves them all; a Profile holds each provider's quirks.
+package openai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pylon-gateway/pylon/internal/llm"
+	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
+	"github.com/pylon-gateway/pylon/internal/llm/sse"
+	"github.com/tidwall/sjson"
+)
+
+// Profile holds one OpenAI-compatible provider's quirks.
+type Profile struct {
+	Name string
+	// BaseURL is the provider's public endpoint, used when the config gives none.
+	BaseURL string
+	// Auth is how the key is sent: "bearer" (default), "api-key" (Azure) or "none".
+	Auth string
+	// DeveloperToSystem renames the developer role, which many servers reject.
+	DeveloperToSystem bool
+	// RequiredToAny sends tool_choice "required" as "any" (Mistral).
+	RequiredToAny bool
+	// SeedField renames seed (Mistral: random_seed).
+	SeedField string
+	// ShortToolIDs rewrites tool call ids to 9 alphanumerics (Mistral rejects others).
+	ShortToolIDs bool
+	// KeepReasoning sends reasoning_content back on assistant turns (DeepSeek thinking mode
+	// requires it); other providers never see Pylon's extensions.
+	KeepReasoning bool
+	// NoStreamOptions leaves out stream_options (servers that reject it).
+	NoStreamOptions bool
+}
+
+// Profiles of the providers Pylon knows, by provider type.
+var Profiles = map[string]Profile{
+	"openai":            {Name: "openai", BaseURL: "https://api.openai.com/v1"},
+	"azure":             {Name: "azure", Auth: "api-key"},
+	"openai_compatible": {Name: "openai_compatible", DeveloperToSystem: true},
+	"mistral":           {Name: "mistral", BaseURL: "https://api.mistral.ai/v1", DeveloperToSystem: true, RequiredToAny: true, SeedField: "random_seed", ShortToolIDs: true},
+	"groq":              {Name: "groq", BaseURL: "https://api.groq.com/openai/v1", DeveloperToSystem: true},
+	"together":          {Name: "together", BaseURL: "https://api.together.xyz/v1", DeveloperToSystem: true},
+	"deepseek":          {Name: "deepseek", BaseURL: "https://api.deepseek.com", DeveloperToSystem: true, KeepReasoning: true},
+	"openrouter":        {Name: "openrouter", BaseURL: "https://openrouter.ai/api/v1"},
+	"fireworks":         {Name: "fireworks", BaseURL: "https://api.fireworks.ai/inference/v1", DeveloperToSystem: true},
+	"xai":               {Name: "xai", BaseURL: "https://api.x.ai/v1"},
+	"vllm":              {Name: "vllm", BaseURL: "http://127.0.0.1:8000/v1", DeveloperToSystem: true},
+	"ollama":            {Name: "ollama", BaseURL: "http://127.0.0.1:11434/v1", Auth: "none", DeveloperToSystem: true},
+	"lmstudio":          {Name: "lmstudio", BaseURL: "http://127.0.0.1:1234/v1", Auth: "none", DeveloperToSystem: true},
+}
+
+// Adapter speaks the OpenAI chat API with a profile's quirks.
+type Adapter struct {
+	Profile Profile
+	// APIVersion is Azure's api-version query parameter.
+	APIVersion string
+}
+
+var _ llm.Adapter = (*Adapter)(nil)
+
+// New returns the adapter of a provider type (a key of Profiles).
+func New(providerType string) (*Adapter, error) {
+	p, ok := Profiles[providerType]
+	if !ok {
+		return nil, fmt.Errorf("openai: unknown provider type %q", providerType)
+	}
+	return &Adapter{Profile: p}, nil
+}
+
+// URL returns the upstream URL of an endpoint ("chat/completions", "embeddings"...).
+func (a *Adapter) URL(c *llm.Call, endpoint string) string {
+	if a.Profile.Auth == "api-key" { // Azure: the deployment is in the path
+		v := a.APIVersion
+		if v == "" {
+			v = "2024-10-21"
+		}
+		return c.BaseURL + "/openai/deployments/" + url.PathEscape(c.Model) + "/" + endpoint + "?api-version=" + url.QueryEscape(v)
+	}
+	return c.BaseURL + "/" + endpoint
+}
+
+// Authorize sets the credential header.
+func (a *Adapter) Authorize(h http.Header, key string) {
+	if key == "" {
+		return
+	}
+	switch a.Profile.Auth {
+	case "none":
+	case "api-key":
+		h.Set("Api-Key", key)
+	default:
+		h.Set("Authorization", "Bearer "+key)
+	}
+}
+
+// ChatRequest builds POST {base}/chat/completions.
+func (a *Adapter) ChatRequest(ctx context.Context, c *llm.Call) (*http.Request, error) {
+	body, err := a.chatBody(c)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.URL(c, "chat/completions"), bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("openai: build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.Stream {
+		req.Header.Set("Accept", "text/event-stream")
+	} else {
+		req.Header.Set("Accept", "application/json")
+	}
+	a.Authorize(req.Header, c.APIKey)
+	return req, nil
+}
+
+// chatBody is the client's own body with the model patched when the client spoke OpenAI
+// and the profile needs no rewrite of it; otherwise the canonical request re-encoded with
+// the profile's quirks applied.
+func (a *Adapter) chatBody(c *llm.Call) ([]byte, error) {
+	r := c.Request
+	wantUsage := c.Stream && !a.Profile.NoStreamOptions
+	if r.Raw != nil && !a.needsRewrite(r) {
+		b, err := sjson.SetBytes(r.Raw, "model", c.Model)
+		if err != nil {
+			return nil, fmt.Errorf("openai: patch model: %w", err)
+		}
+		if c.Stream != r.Stream {
+			if b, err = sjson.SetBytes(b, "stream", c.Stream); err != nil {
+				return nil, fmt.Errorf("openai: patch stream: %w", err)
+			}
+		}
+		if wantUsage && !r.IncludeUsage() {
+			// Usage is always asked for, so that every call is accounted; the dialect
+			// drops the extra chunk for clients that did not ask.
+			if b, err = sjson.SetRawBytes(b, "stream_options", []byte(`{"include_usage":true}`)); err != nil {
+				return nil, fmt.Errorf("openai: patch stream_options: %w", err)
+			}
+		}
+		return b, nil
+	}
+	out := *r
+	out.Raw = nil
+	out.Model = c.Model
+	out.Stream = c.Stream
+	out.StreamOptions = nil
+	if wantUsage {
+		out.StreamOptions = &openai.StreamOptions{IncludeUsage: true}
+	}
+	out.TopK = nil
+	p := a.Profile
+	if p.RequiredToAny && r.ToolChoice != nil && r.ToolChoice.Mode == "required" {
+		out.ToolChoice = &openai.ToolChoice{Mode: "any"}
+	}
+	msgs := make([]openai.Message, len(r.Messages))
+	for i, m := range r.Messages {
+		if p.DeveloperToSystem && m.Role == "developer" {
+			m.Role = "system"
+		}
+		if !p.KeepReasoning {
+			m.ReasoningContent = ""
+		}
+		m.ThinkingBlocks = nil
+		if p.ShortToolIDs {
+			if m.ToolCallID != "" {
+				m.ToolCallID = shortID(m.ToolCallID)
+			}
+			if len(m.ToolCalls) > 0 {
+				tcs := make([]openai.ToolCall, len(m.ToolCalls))
+				for j, tc := range m.ToolCalls {
+					tc.ID = shortID(tc.ID)
+					tcs[j] = tc
+				}
+				m.ToolCalls = tcs
+			}
+		}
+		msgs[i] = m
+	}
+	out.Messages = msgs
+	b, err := json.Marshal(&out)
+	if err != nil {
+		return nil, fmt.Errorf("openai: encode request: %w", err)
+	}
+	if p.SeedField != "" && r.Seed != nil {
+		if b, err = sjson.DeleteBytes(b, "seed"); err == nil {
+			b, err = sjson.SetBytes(b, p.SeedField, *r.Seed)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("openai: rename seed: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// needsRewrite reports whether the profile must change more than the model of r.
+func (a *Adapter) needsRewrite(r *openai.ChatRequest) bool {
+	p := a.Profile
+	if p.SeedField != "" && r.Seed != nil {
+		return true
+	}
+	if p.RequiredToAny && r.ToolChoice != nil && r.ToolChoice.Mode == "required" {
+		return true
+	}
+	if r.TopK != nil && p.Name == "openai" {
+		return true
+	}
+	for i := range r.Messages {
+		m := &r.Messages[i]
+		if p.DeveloperToSystem && m.Role == "developer" {
+			return true
+		}
+		if m.ThinkingBlocks != nil || (!p.KeepReasoning && m.ReasoningContent != "") {
+			return true
+		}
+		if p.ShortToolIDs && (m.ToolCallID != "" && !isShortID(m.ToolCallID)) {
+			return true
+		}
+		if p.ShortToolIDs {
+			for _, tc := range m.ToolCalls {
+				if !isShortID(tc.ID) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+// shortID maps a tool call id to 9 alphanumerics, deterministically, so that a call and its
+// result keep matching ids across turns. Ids that already fit are kept.
+func shortID(id string) string {
+	if isShortID(id) {
+		return id
+	}
+	// FNV-1a 64, then base62 digits.
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	var b [9]byte
+	for i := range b {
+		b[i] = alnum[h%62]
+		h /= 62
+		if h == 0 {
+			h = uint64(len(id))*2654435761 + uint64(i)
+		}
+	}
+	return string(b[:])
+}
+
+func isShortID(id string) bool {
+	if len(id) != 9 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if strings.IndexByte(alnum, id[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// maxBody bounds a non-streamed answer read into memory.
+const maxBody = 64 << 20
+
+// DecodeChat decodes a chat.completion body; the body is kept as Raw.
+func (a *Adapter) DecodeChat(resp *http.Response, c *llm.Call) (*openai.ChatResponse, error) {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "reading the upstream answer: " + err.Error()}
+	}
+	if len(body) > maxBody {
+		return nil, llm.Errorf(llm.KindUpstream, "upstream answer larger than %d bytes", maxBody)
+	}
+	var out openai.ChatResponse
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, llm.Errorf(llm.KindUpstream, "upstream answer is not a chat completion: %v", err)
+	}
+	if out.Choices == nil {
+		// Some compatible servers answer 200 with an error object.
+		if e := errorInBody(body); e != nil {
+			return nil, e
+		}
+		return nil, llm.Errorf(llm.KindUpstream, "upstream answer has no choices")
+	}
+	if a.Profile.Name == "openai" || a.Profile.Name == "azure" || a.Profile.Name == "openai_compatible" {
+		out.Raw = body
+	}
+	return &out, nil
+}
+
+// errorInBody returns the error of a body shaped {"error": {...}}, or nil.
+func errorInBody(body []byte) *llm.Error {
+	var eb struct {
+		Error *struct {
+			Message string          `json:"message"`
+			Type    string          `json:"type"`
+			Code    json.RawMessage `json:"code"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &eb) != nil || eb.Error == nil {
+		return nil
+	}
+	k := llm.KindUpstream
+	switch eb.Error.Type {
+	case "invalid_request_error":
+		k = llm.KindInvalidRequest
+	case "rate_limit_exceeded", "rate_limit_error":
+		k = llm.KindRateLimit
+	case "insufficient_quota":
+		k = llm.KindQuota
+	}
+	msg := eb.Error.Message
+	if msg == "" {
+		msg = "upstream error"
+	}
+	return &llm.Error{Kind: k, Message: msg}
+}
+
+// DecodeError maps an OpenAI-shaped error answer.
+func (a *Adapter) DecodeError(resp *http.Response, body []byte) *llm.Error {
+	e := &llm.Error{Kind: llm.KindForStatus(resp.StatusCode), Upstream: resp.StatusCode}
+	var eb struct {
+		Error struct {
+			Message string          `json:"message"`
+			Type    string          `json:"type"`
+			Code    json.RawMessage `json:"code"`
+			Param   *string         `json:"param"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &eb) == nil && eb.Error.Message != "" {
+		e.Message = eb.Error.Message
+		var code string
+		if json.Unmarshal(eb.Error.Code, &code) == nil {
+			e.Code = code
+		}
+		if eb.Error.Param != nil {
+			e.Param = *eb.Error.Param
+		}
+		if eb.Error.Type == "insufficient_quota" || e.Code == "insufficient_quota" {
+			e.Kind = llm.KindQuota
+		}
+	} else {
+		e.Message = fmt.Sprintf("upstream answered %d", resp.StatusCode)
+	}
+	e.RetryAfter = llm.ParseRetryAfter(resp.Header, time.Now())
+	return e
+}
+
+// ChatStream decodes an SSE stream of chat.completion.chunk events.
+func (a *Adapter) ChatStream(resp *http.Response, c *llm.Call) llm.ChunkReader {
+	return &chunkReader{body: resp.Body, r: sse.NewReader(resp.Body), keepRaw: a.Profile.Name != "mistral"}
+}
+
+type chunkReader struct {
+	body    io.ReadCloser
+	r       *sse.Reader
+	done    bool
+	keepRaw bool
+}
+
+var doneMarker = []byte("[DONE]")
+
+func (c *chunkReader) Next() (*openai.ChatChunk, error) {
+	if c.done {
+		return nil, io.EOF
+	}
+	for {
+		ev, err := c.r.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, llm.ErrTruncated()
+			}
+			return nil, &llm.Error{Kind: llm.KindUpstream, Message: "reading the upstream stream: " + err.Error()}
+		}
+		data := bytes.TrimSpace(ev.Data)
+		if len(data) == 0 {
+			continue
+		}
+		if bytes.Equal(data, doneMarker) {
+			c.done = true
+			return nil, io.EOF
+		}
+		if ev.Name == "error" || bytes.Contains(data, []byte(`"error"`)) {
+			if e := errorInBody(data); e != nil {
+				return nil, e
+			}
+		}
+		var ch openai.ChatChunk
+		if err := json.Unmarshal(data, &ch); err != nil {
+			return nil, llm.Errorf(llm.KindUpstream, "upstream stream event is not a chat chunk: %v", err)
+		}
+		if ch.Usage == nil && bytes.Contains(data, []byte(`"x_groq"`)) {
+			var g struct {
+				XGroq struct {
+					Usage *openai.Usage `json:"usage"`
+				} `json:"x_groq"`
+			}
+			if json.Unmarshal(data, &g) == nil {
+				ch.Usage = g.XGroq.Usage
+			}
+		}
+		if len(ch.Choices) == 0 && ch.Usage == nil {
+			continue // Azure's prompt_filter_results and other choice-less events
+		}
+		if c.keepRaw && len(ch.Choices) > 0 {
+			ch.Raw = append([]byte(nil), data...)
+		}
+		return &ch, nil
+	}
+}
+
+func (c *chunkReader) Close() error { return c.body.Close() }

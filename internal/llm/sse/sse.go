@@ -1,0 +1,152 @@
+// Package sse reads and writes server-sent events as LLM APIs use them: named events
+// (Anthropic, OpenAI Responses), bare data events (OpenAI chat, Gemini), comments
+// (OpenRouter keep-alives) and any of the three line endings (Gemini sends CRLF).
+package sse
+
+import (
+	"bytes"
+	"errors"
+	"io"
+)
+
+// Event is one event. Data is only valid until the next call of Reader.Next.
+type Event struct {
+	Name string // the event: field, "" when absent
+	Data []byte // the data: lines joined by "\n"
+}
+
+// MaxEventSize bounds one event; a larger one is an error, not an unbounded buffer.
+const MaxEventSize = 8 << 20
+
+// ErrEventTooLarge is returned for an event larger than MaxEventSize.
+var ErrEventTooLarge = errors.New("sse: event larger than 8 MiB")
+
+// Reader reads events from a stream.
+type Reader struct {
+	src        io.Reader
+	buf        []byte // buf[start:end] is read and not yet consumed
+	start, end int
+	err        error
+	data       []byte
+	name       []byte
+	// skipLF is set when the last line ended in "\r": a "\n" right after it is the second
+	// half of a CRLF, not an empty line.
+	skipLF bool
+}
+
+// NewReader returns a Reader on r.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{src: r, buf: make([]byte, 4096)}
+}
+
+// Next returns the next event that has data or a name. It returns io.EOF at the end of the
+// stream when no event is pending, and io.ErrUnexpectedEOF when the stream ends in the
+// middle of an event (an event is dispatched by the empty line after it).
+func (r *Reader) Next() (Event, error) {
+	r.data = r.data[:0]
+	r.name = r.name[:0]
+	hasData, any := false, false
+	for {
+		line, err := r.line()
+		if err != nil {
+			if err == io.EOF && any {
+				return Event{}, io.ErrUnexpectedEOF
+			}
+			return Event{}, err
+		}
+		if len(line) == 0 {
+			if hasData || len(r.name) > 0 {
+				return Event{Name: string(r.name), Data: r.data}, nil
+			}
+			any = false
+			continue
+		}
+		if line[0] == ':' { // comment
+			continue
+		}
+		any = true
+		field, value := line, []byte(nil)
+		if i := bytes.IndexByte(line, ':'); i >= 0 {
+			field, value = line[:i], line[i+1:]
+			if len(value) > 0 && value[0] == ' ' {
+				value = value[1:]
+			}
+		}
+		switch string(field) {
+		case "data":
+			if hasData {
+				r.data = append(r.data, '\n')
+			}
+			if len(r.data)+len(value) > MaxEventSize {
+				return Event{}, ErrEventTooLarge
+			}
+			r.data = append(r.data, value...)
+			hasData = true
+		case "event":
+			r.name = append(r.name[:0], value...)
+		}
+	}
+}
+
+// line returns the next line without its ending ("\n", "\r\n" or "\r"). The slice is
+// valid until the next call.
+func (r *Reader) line() ([]byte, error) {
+	scanned := 0
+	for {
+		if r.skipLF && r.start < r.end {
+			r.skipLF = false
+			if r.buf[r.start] == '\n' {
+				r.start++
+			}
+		}
+		b := r.buf[r.start:r.end]
+		if i := bytes.IndexAny(b[scanned:], "\r\n"); i >= 0 {
+			i += scanned
+			line := b[:i]
+			r.start += i + 1
+			if b[i] == '\r' {
+				r.skipLF = true
+			}
+			return line, nil
+		}
+		scanned = len(b)
+		if r.err != nil {
+			if len(b) > 0 { // a last line without an ending
+				r.start = r.end
+				return b, nil
+			}
+			return nil, r.err
+		}
+		// Make room: move the unconsumed bytes to the front, grow if the line is long.
+		if r.start > 0 {
+			n := copy(r.buf, b)
+			r.start, r.end = 0, n
+		}
+		if r.end == len(r.buf) {
+			if len(r.buf) >= MaxEventSize {
+				return nil, ErrEventTooLarge
+			}
+			nb := make([]byte, 2*len(r.buf))
+			copy(nb, r.buf[:r.end])
+			r.buf = nb
+		}
+		n, err := r.src.Read(r.buf[r.end:])
+		r.end += n
+		if err != nil {
+			r.err = err
+		}
+	}
+}
+
+// AppendEvent appends one event to b: an "event:" line when name is set, then data, which
+// must not contain newlines (JSON from encoding/json never does), then the empty line.
+func AppendEvent(b []byte, name string, data []byte) []byte {
+	if name != "" {
+		b = append(b, "event: "...)
+		b = append(b, name...)
+		b = append(b, '\n')
+	}
+	b = append(b, "data: "...)
+	b = append(b, data...)
+	return append(b, '\n', '\n')
+}
