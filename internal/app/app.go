@@ -171,10 +171,13 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if path == "" {
+		pub := g.Runtime.Addr("public")
 		fmt.Fprintf(stdout, "Pylon %s is running on its embedded default config.\n"+
-			"  proxy: http://%s/\n  admin: http://%s/\n"+
+			"  LLM API: http://%s/v1/  (OpenAI and Anthropic SDKs: set the base URL; model \"demo\" needs no key)\n"+
+			"  admin:   http://%s/\n"+
+			"Try: curl http://%s/v1/chat/completions -H 'content-type: application/json' -d '{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'\n"+
 			"Next: write a config (`pylon config-default > pylon.yaml`), then `pylon serve -c pylon.yaml`. See README.md.\n",
-			VersionString(), g.Runtime.Addr("public"), g.Runtime.Addr("admin"))
+			VersionString(), pub, g.Runtime.Addr("admin"), pub)
 	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)

@@ -92,7 +92,7 @@ func yamlDocExamples(md []byte) ([]docExample, error) {
 // TestConfigDocExamplesLoad checks that every complete example of docs/config.md and the
 // README (a ```yaml block starting with "# example") passes `pylon validate`.
 func TestConfigDocExamplesLoad(t *testing.T) {
-	for _, doc := range []string{"docs/config.md", "README.md"} {
+	for _, doc := range []string{"docs/config.md", "docs/llm.md", "README.md"} {
 		t.Run(doc, func(t *testing.T) { docExamplesValidate(t, doc) })
 	}
 }

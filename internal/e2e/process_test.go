@@ -3,7 +3,10 @@ package e2e_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 	"io"
 	"net"
 	"net/http"
@@ -106,6 +109,21 @@ func TestDefaultConfigRunsWithNoSetup(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "http://127.0.0.1:9901/") || !strings.Contains(out.String(), "Next:") {
 		t.Errorf("startup message does not say where to go next:\n%s", out.String())
+	}
+	// The built-in demo model answers an OpenAI SDK with no key, plain and streamed.
+	client := openai.NewClient(option.WithBaseURL("http://127.0.0.1:8080/v1/"), option.WithAPIKey("none"), option.WithMaxRetries(0))
+	msgs := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello pylon")}
+	c, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "demo", Messages: msgs})
+	if err != nil || !strings.Contains(c.Choices[0].Message.Content, "hello pylon") {
+		t.Fatalf("demo model: %v %+v", err, c)
+	}
+	st := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: "demo", Messages: msgs})
+	acc := openai.ChatCompletionAccumulator{}
+	for st.Next() {
+		acc.AddChunk(st.Current())
+	}
+	if st.Err() != nil || !strings.Contains(acc.Choices[0].Message.Content, "hello pylon") {
+		t.Fatalf("demo model stream: %v %+v", st.Err(), acc.Choices)
 	}
 }
 

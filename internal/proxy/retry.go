@@ -110,10 +110,11 @@ const (
 )
 
 func classify(err error, perTryFired bool) failure {
+	if err == nil {
+		return failNone // apart: errors.As below moves its target to the heap
+	}
 	var ce *cluster.ConnectError
 	switch {
-	case err == nil:
-		return failNone
 	case errors.Is(err, context.DeadlineExceeded):
 		if perTryFired {
 			return failPerTryTimeout

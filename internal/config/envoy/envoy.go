@@ -81,6 +81,13 @@
 //     (http2_protocol_options / http_protocol_options) and common_http_protocol_options
 //     .idle_timeout, transport_socket UpstreamTlsContext (sni, tls_certificates[0] as the client
 //     certificate, validation_context.trusted_ca.filename).
+//     health_checks (one): timeout, interval, interval_jitter, no_traffic_interval,
+//     healthy_threshold and unhealthy_threshold (0 is refused), reuse_connection true,
+//     http_health_check (path, host, expected_statuses and retriable_statuses, Envoy's
+//     half-open ranges made inclusive, method GET, codec HTTP1) or tcp_health_check without
+//     send/receive (a connect check). outlier_detection: every field but the local-origin
+//     ones (split_external_local_origin_errors...), monitors and detect_degraded_hosts;
+//     success_rate_stdev_factor is divided by 1000. common_lb_config.healthy_panic_threshold.
 //     IMPORTANT: Envoy does not verify an upstream's certificate without trusted_ca. Such a
 //     cluster is translated with insecure_skip_verify: true, to behave as it did in Envoy.
 //     Add a trusted_ca to get verification. With trusted_ca, Pylon also checks the host
@@ -92,7 +99,7 @@
 // names it, never silently dropped: among them node, dynamic_resources (xDS), layered_runtime,
 // rds and scoped_routes ("rds is not supported; inline route_config"), several filter chains,
 // filter_chain_match, network filters other than the HTTP connection manager, HTTP filters
-// other than router/cors/local_ratelimit, health_checks, outlier_detection, retry_policy,
+// other than router/cors/local_ratelimit, several health_checks, gRPC health checks, retry_policy,
 // request_mirror_policies, rate_limits, hedge_policy, cluster_header, EDS and ORIGINAL_DST
 // clusters, dns_lookup_family, circuit breaker thresholds other than max_connections,
 // localities and priorities, SDS and inline certificates, mTLS on listeners, access log

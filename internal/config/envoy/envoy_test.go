@@ -229,20 +229,21 @@ func TestErrors(t *testing.T) {
 		{"per_filter_config", routes("\n                          per_filter_config: {}"), vh + ".routes[0].per_filter_config", 24,
 			"per_filter_config was removed in Envoy v3: use typed_per_filter_config"},
 		{"retry_policy", routes("\n                          " + `retry_policy: {retry_on: 5xx}`), "", 0, ""},
-		{"health_checks", minimal("", simpleRoutes, `
+		{"health_checks unhealthy_interval", minimal("", simpleRoutes, `
     - name: web
       health_checks:
         - timeout: 1s
           interval: 5s
           unhealthy_threshold: 2
           healthy_threshold: 2
+          unhealthy_interval: 1s
           tcp_health_check: {}
       load_assignment:
         cluster_name: web
         endpoints:
           - lb_endpoints:
               - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 8081}}}`),
-			"static_resources.clusters[0].health_checks", 26, "not supported yet"},
+			"static_resources.clusters[0].health_checks[0].unhealthy_interval", 31, "not supported yet: Pylon's Envoy translation does not implement HealthCheck.unhealthy_interval"},
 		{"missing cluster", strings.Replace(routes(""), "{cluster: web}", "{cluster: nope}", 1), vh + ".routes[0].route.cluster", 23, `unknown cluster "nope"`},
 		{"router not last", minimal(`
                   - name: envoy.filters.http.router
@@ -314,8 +315,9 @@ func TestErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "retry_policy" {
 				// The route action is a flow map: add retry_policy inside it.
-				doc := strings.Replace(routes(""), "{cluster: web}", "{cluster: web, retry_policy: {retry_on: 5xx}}", 1)
-				wantErr(t, doc, vh+".routes[0].route.retry_policy", 23, "not supported yet")
+				// Pylon translates retry_policy; a condition it does not implement is named.
+				doc := strings.Replace(routes(""), "{cluster: web}", "{cluster: web, retry_policy: {retry_on: \"5xx,envoy-ratelimited\"}}", 1)
+				wantErr(t, doc, vh+".routes[0].route.retry_policy.retry_on", 23, `not supported yet: retry condition "envoy-ratelimited"`)
 				return
 			}
 			wantErr(t, tc.doc, tc.path, tc.line, tc.msg)
@@ -459,13 +461,13 @@ func TestMoreErrors(t *testing.T) {
 			"static_resources.clusters[0].load_assignment", "LOGICAL_DNS clusters must have a single"},
 		{"circuit breaker field", minimal("", simpleRoutes, `
     - name: web
-      circuit_breakers: {thresholds: [{max_connections: 10, max_retries: 5}]}
+      circuit_breakers: {thresholds: [{max_connections: 10, track_remaining: true}]}
       load_assignment:
         cluster_name: web
         endpoints:
           - lb_endpoints:
               - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 8081}}}`),
-			"static_resources.clusters[0].circuit_breakers.thresholds[0].max_retries", "not supported yet"},
+			"static_resources.clusters[0].circuit_breakers.thresholds[0].track_remaining", "not supported yet"},
 		{"direct response body limit", minimal("", `                  name: local
                   virtual_hosts:
                     - name: all

@@ -271,7 +271,8 @@ func (t *translator) fileName(p string, ds *corev3.DataSource) string {
 
 func (t *translator) hcm(hp, pl string, h *hcmv3.HttpConnectionManager, out *config.Listener, h2ALPN bool) {
 	t.only(hp, h, "stat_prefix", "codec_type", "route_config", "rds", "http_filters", "use_remote_address",
-		"server_name", "max_request_headers_kb", "access_log", "upgrade_configs")
+		"server_name", "max_request_headers_kb", "access_log", "upgrade_configs", "stream_idle_timeout",
+		"request_timeout", "internal_address_config")
 	out.StatPrefix = h.GetStatPrefix()
 	t.m(pl+".stat_prefix", hp+".stat_prefix")
 	switch h.GetCodecType() {
@@ -297,6 +298,15 @@ func (t *translator) hcm(hp, pl string, h *hcmv3.HttpConnectionManager, out *con
 		out.MaxRequestHeadersKB = int(v.GetValue())
 		t.m(pl+".max_request_headers_kb", hp+".max_request_headers_kb")
 	}
+	if d := h.GetStreamIdleTimeout(); d != nil {
+		out.IdleTimeout = ptr(dur(d))
+		t.m(pl+".idle_timeout", hp+".stream_idle_timeout")
+	}
+	if d := h.GetRequestTimeout(); d != nil {
+		out.RequestTimeout = dur(d)
+		t.m(pl+".request_timeout", hp+".request_timeout")
+	}
+	t.internalAddresses(hp+".internal_address_config", pl, h.GetInternalAddressConfig(), out)
 	for i, u := range h.GetUpgradeConfigs() {
 		up := fmt.Sprintf("%s.upgrade_configs[%d]", hp, i)
 		t.only(up, u, "upgrade_type", "enabled")
@@ -322,6 +332,22 @@ func (t *translator) hcm(hp, pl string, h *hcmv3.HttpConnectionManager, out *con
 		return
 	}
 	t.routeConfig(hp+".route_config", pl, rc, out, names)
+}
+
+// internalAddresses translates internal_address_config. Without one, Envoy 1.33 and later
+// treat no client as internal, so neither does the translation (Pylon's own default is the
+// legacy RFC 1918 and loopback set).
+func (t *translator) internalAddresses(p, pl string, ic *hcmv3.HttpConnectionManager_InternalAddressConfig, out *config.Listener) {
+	cidrs := []string{}
+	t.only(p, ic, "cidr_ranges")
+	for i, r := range ic.GetCidrRanges() {
+		rp := fmt.Sprintf("%s.cidr_ranges[%d]", p, i)
+		t.only(rp, r, "address_prefix", "prefix_len")
+		t.m(fmt.Sprintf("%s.internal_addresses[%d]", pl, len(cidrs)), rp)
+		cidrs = append(cidrs, fmt.Sprintf("%s/%d", r.GetAddressPrefix(), r.GetPrefixLen().GetValue()))
+	}
+	out.InternalAddresses = &cidrs
+	t.m(pl+".internal_addresses", p)
 }
 
 // httpFilters translates the filter chain; it returns Envoy filter name -> Pylon filter name.
@@ -965,7 +991,7 @@ func (t *translator) stringMatch(p string, sm *matcherv3.StringMatcher) config.S
 
 func (t *translator) routeAction(p, pl string, a *routev3.RouteAction, out *config.Route) {
 	t.only(p, a, "cluster", "weighted_clusters", "prefix_rewrite", "regex_rewrite", "host_rewrite_literal",
-		"auto_host_rewrite", "timeout", "hash_policy")
+		"auto_host_rewrite", "timeout", "hash_policy", "retry_policy", "request_mirror_policies", "idle_timeout")
 	var clusters []string
 	switch cs := a.GetClusterSpecifier().(type) {
 	case *routev3.RouteAction_Cluster:
@@ -1007,10 +1033,85 @@ func (t *translator) routeAction(p, pl string, a *routev3.RouteAction, out *conf
 		out.Timeout = ptr(dur(a.GetTimeout()))
 		t.m(pl+".timeout", p+".timeout")
 	}
+	if a.GetIdleTimeout() != nil {
+		out.IdleTimeout = ptr(dur(a.GetIdleTimeout()))
+		t.m(pl+".idle_timeout", p+".idle_timeout")
+	}
+	if rp := a.GetRetryPolicy(); rp != nil {
+		out.Retry = t.retryPolicy(p+".retry_policy", pl+".retry", rp)
+	}
+	for i, mp := range a.GetRequestMirrorPolicies() {
+		mpp := fmt.Sprintf("%s.request_mirror_policies[%d]", p, i)
+		t.only(mpp, mp, "cluster", "runtime_fraction")
+		if mp.GetCluster() == "" {
+			t.fail(mpp+".cluster", "is required (cluster_header is not supported)")
+			continue
+		}
+		m := config.MirrorPolicy{Cluster: mp.GetCluster()}
+		if f := mp.GetRuntimeFraction(); f != nil {
+			t.only(mpp+".runtime_fraction", f, "default_value", "runtime_key")
+			m.Percent = ptr(fractionPercent(f.GetDefaultValue()))
+		}
+		t.m(fmt.Sprintf("%s.mirror[%d]", pl, len(out.Mirror)), mpp)
+		t.m(fmt.Sprintf("%s.mirror[%d].cluster", pl, len(out.Mirror)), mpp+".cluster")
+		out.Mirror = append(out.Mirror, m)
+	}
 	policy := t.hashPolicy(p+".hash_policy", a.GetHashPolicy())
 	for _, c := range clusters {
 		t.hashUses[c] = append(t.hashUses[c], hashUse{path: p, policy: policy})
 	}
+}
+
+// retryPolicy translates a route's RetryPolicy. Conditions Pylon does not implement are errors
+// that name them.
+func (t *translator) retryPolicy(p, pl string, rp *routev3.RetryPolicy) *config.RetryPolicy {
+	t.only(p, rp, "retry_on", "num_retries", "per_try_timeout", "retriable_status_codes", "retry_back_off")
+	t.m(pl, p)
+	out := &config.RetryPolicy{}
+	for _, on := range splitComma(rp.GetRetryOn()) {
+		if !config.RetryOn[on] {
+			t.fail(p+".retry_on", "not supported yet: retry condition %q (Pylon implements 5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream, retriable-status-codes)", on)
+			continue
+		}
+		out.On = append(out.On, on)
+	}
+	t.m(pl+".on", p+".retry_on")
+	if v := rp.GetNumRetries(); v != nil {
+		out.Attempts = ptr(int(v.GetValue()))
+		t.m(pl+".attempts", p+".num_retries")
+	}
+	if d := rp.GetPerTryTimeout(); d != nil {
+		out.PerTryTimeout = dur(d)
+		t.m(pl+".per_try_timeout", p+".per_try_timeout")
+	}
+	for _, c := range rp.GetRetriableStatusCodes() {
+		out.RetriableStatusCodes = append(out.RetriableStatusCodes, int(c))
+	}
+	t.m(pl+".retriable_status_codes", p+".retriable_status_codes")
+	if b := rp.GetRetryBackOff(); b != nil {
+		bp := p + ".retry_back_off"
+		t.only(bp, b, "base_interval", "max_interval")
+		out.Backoff = &config.RetryBackoff{BaseInterval: dur(b.GetBaseInterval())}
+		if b.GetMaxInterval() != nil {
+			out.Backoff.MaxInterval = dur(b.GetMaxInterval())
+		}
+		t.m(pl+".backoff", bp)
+		t.m(pl+".backoff.base_interval", bp+".base_interval")
+		t.m(pl+".backoff.max_interval", bp+".max_interval")
+	}
+	return out
+}
+
+// fractionPercent turns a FractionalPercent into a percentage.
+func fractionPercent(f *typev3.FractionalPercent) float64 {
+	den := 100.0
+	switch f.GetDenominator() {
+	case typev3.FractionalPercent_TEN_THOUSAND:
+		den = 10000
+	case typev3.FractionalPercent_MILLION:
+		den = 1000000
+	}
+	return min(100, float64(f.GetNumerator())*100/den)
 }
 
 func (t *translator) hashPolicy(p string, hps []*routev3.RouteAction_HashPolicy) []config.HashPolicy {
@@ -1119,7 +1220,8 @@ func (t *translator) applyHash(cfg *config.Config) {
 
 func (t *translator) cluster(p, pl string, cl *clusterv3.Cluster) config.Cluster {
 	t.only(p, cl, "name", "type", "connect_timeout", "lb_policy", "load_assignment", "dns_refresh_rate",
-		"ring_hash_lb_config", "transport_socket", "typed_extension_protocol_options", "http2_protocol_options", "circuit_breakers")
+		"ring_hash_lb_config", "transport_socket", "typed_extension_protocol_options", "http2_protocol_options", "circuit_breakers",
+		"health_checks", "outlier_detection", "common_lb_config")
 	t.m(pl, p)
 	out := config.Cluster{Name: cl.GetName()}
 	t.m(pl+".name", p+".name")
@@ -1240,13 +1342,36 @@ func (t *translator) cluster(p, pl string, cl *clusterv3.Cluster) config.Cluster
 				t.fail(tp, "not supported yet: only one threshold (priority DEFAULT) is supported")
 				continue
 			}
-			t.only(tp, th, "max_connections")
-			if v := th.GetMaxConnections(); v != nil {
-				out.MaxConnections = int(v.GetValue())
-				t.m(pl+".max_connections", tp+".max_connections")
+			t.only(tp, th, "priority", "max_connections", "max_pending_requests", "max_requests", "max_retries")
+			if th.GetPriority() != corev3.RoutingPriority_DEFAULT {
+				t.fail(tp+".priority", "not supported yet: only the DEFAULT priority has circuit breakers in Pylon")
 			}
+			cb := &config.CircuitBreakers{}
+			for _, f := range []struct {
+				name string
+				v    interface{ GetValue() uint32 }
+				to   *int
+			}{
+				{"max_connections", th.GetMaxConnections(), &cb.MaxConnections},
+				{"max_pending_requests", th.GetMaxPendingRequests(), &cb.MaxPendingRequests},
+				{"max_requests", th.GetMaxRequests(), &cb.MaxRequests},
+				{"max_retries", th.GetMaxRetries(), &cb.MaxRetries},
+			} {
+				if reflect.ValueOf(f.v).IsNil() {
+					continue
+				}
+				if f.v.GetValue() == 0 {
+					t.fail(tp+"."+f.name, "0 is not supported: Pylon reads 0 as the default (remove the retry policy to disable retries)")
+					continue
+				}
+				*f.to = int(f.v.GetValue())
+				t.m(pl+".circuit_breakers."+f.name, tp+"."+f.name)
+			}
+			out.CircuitBreakers = cb
+			t.m(pl+".circuit_breakers", tp)
 		}
 	}
+	t.clusterHealth(p, pl, cl, &out)
 	t.clusterType[out.Name] = out.Type
 	return out
 }

@@ -52,6 +52,16 @@ func geminiStatus(code int) string {
 	return "INTERNAL"
 }
 
+// geminiCode is the HTTP code of a canonical status name.
+func geminiCode(status string) int {
+	for _, code := range []int{400, 401, 403, 404, 429, 503, 504} {
+		if geminiStatus(code) == status {
+			return code
+		}
+	}
+	return 500
+}
+
 func geminiErrorBody(code int, status, msg string, retryAfter time.Duration) map[string]any {
 	if status == "" {
 		status = geminiStatus(code)
@@ -220,7 +230,7 @@ func (s *Server) geminiStream(w http.ResponseWriter, r *http.Request, model stri
 			return
 		}
 		if rep.ErrType != "" && n == rep.FailAfter {
-			send(geminiErrorBody(500, rep.ErrType, "fake mid-stream error", 0))
+			send(geminiErrorBody(geminiCode(rep.ErrType), rep.ErrType, "fake mid-stream error", 0))
 			return
 		}
 		finish := ""

@@ -30,7 +30,7 @@ func FuzzChatStream(f *testing.F) {
 		for range 100000 {
 			c, err := r.Next()
 			if err == io.EOF {
-				if !bytes.Contains(in, []byte("message_stop")) && !bytes.Contains(in, []byte(`\\u`)) { // a JSON escape may spell it
+				if !bytes.Contains(in, []byte("message_stop")) && !bytes.Contains(in, []byte(`\u`)) { // a JSON escape may spell it
 					t.Fatalf("clean end without message_stop: %q", in)
 				}
 				if n := len(last); n < 2 || last[n-1].Usage == nil || last[n-2].Choices[0].FinishReason == nil {

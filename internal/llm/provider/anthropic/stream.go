@@ -61,9 +61,11 @@ type stream struct {
 	cacheWrite    int
 	stop          string
 
-	queue []*openai.ChatChunk
-	qi    int
-	ev    anthropic.StreamEvent
+	queue   []*openai.ChatChunk
+	qi      int
+	ev      anthropic.StreamEvent
+	evIndex int
+	evDelta anthropic.EventDelta
 }
 
 // Next returns the next canonical chunk, io.EOF after message_stop, or an *llm.Error.
@@ -159,11 +161,20 @@ func (s *stream) handle(ev sse.Event) {
 	if len(data) == 0 {
 		return
 	}
+	// Decoding reuses the index and the delta of the previous event (json.Unmarshal fills
+	// non-nil pointers): the deltas are most of a stream. -1 and a zero delta mean absent.
 	e := &s.ev
-	*e = anthropic.StreamEvent{}
+	*e = anthropic.StreamEvent{Index: &s.evIndex, Delta: &s.evDelta}
+	s.evIndex, s.evDelta = -1, anthropic.EventDelta{}
 	if err := json.Unmarshal(data, e); err != nil {
 		s.fail("malformed stream event %q: %v", ev.Name, err)
 		return
+	}
+	if e.Index != nil && *e.Index < 0 {
+		e.Index = nil
+	}
+	if e.Delta != nil && *e.Delta == (anthropic.EventDelta{}) {
+		e.Delta = nil
 	}
 	typ := e.Type
 	if typ == "" {

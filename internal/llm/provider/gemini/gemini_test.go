@@ -309,7 +309,7 @@ func TestFakeMidStream(t *testing.T) {
 		fakellm.Reply{Text: "a b c d", TruncateAfter: 2},
 	)
 	_, chunks, end, _ := call(t, New(Options{}), newCall(s, true))
-	if text, _, _, _ := collect(chunks); text != "a b " || end.Error == nil || end.Error.Kind != llm.KindRateLimit {
+	if text, _, _, _ := collect(chunks); text != "a b " || end.Error == nil || end.Error.Kind != llm.KindRateLimit || end.Error.Upstream != 429 {
 		t.Errorf("fail after 2: %q %+v", text, end)
 	}
 	_, chunks, end, _ = call(t, New(Options{}), newCall(s, true))
