@@ -4,6 +4,8 @@
 #   bash bench/run.sh                         # defaults: ~3 minutes
 #   DURATION=20s ROUNDS=5 bash bench/run.sh   # longer, steadier
 #   STRICT=1 bash bench/run.sh                # exit 1 when a target check FAILs
+#   MODE=llm-chat bash bench/run.sh           # the LLM path: POST /v1/chat/completions
+#   MODE=llm-stream bash bench/run.sh         # the same, streamed (SSE with usage)
 #
 # It builds pylon and the fake upstream (bench/upstream), starts the upstream, nginx as a
 # plain keep-alive reverse proxy and Pylon on free loopback ports, then for each round and
@@ -16,6 +18,9 @@
 # See bench/README.md for how to read it and its caveats.
 #
 # Knobs (environment):
+#   MODE=proxy    proxy: GET / forwarded to a cluster; llm-chat: an OpenAI chat completion
+#                 through an llm route (parsed, routed, usage counted) against a fake OpenAI
+#                 upstream; llm-stream: the same call streamed (nine chunks, usage, [DONE])
 #   DURATION=10s  LAT_DURATION=5s  WARMUP=2s  ROUNDS=3  CONNECTIONS=50  THREADS=2
 #   BODY_SIZE=64 (bytes of the upstream's response body)
 #   TARGETS="direct nginx pylon" (any subset, in that spelling)
@@ -39,11 +44,30 @@ TARGETS=${TARGETS:-"direct nginx pylon"}
 STRICT=${STRICT:-0}
 KEEP_TMP=${KEEP_TMP:-0}
 PIN=${PIN:-0}
+MODE=${MODE:-proxy}
+export MODE # read by the wrk script
 
-# Targets Pylon is held to.
-MIN_THROUGHPUT_VS_NGINX=0.85 # pylon req/s >= 85% of nginx's
+# Targets Pylon is held to. The proxy path is compared with nginx; the LLM path (which
+# does more than nginx can: parse, route, account) with the direct call.
+MIN_THROUGHPUT_VS_NGINX=0.85 # proxy: pylon req/s >= 85% of nginx's
+MIN_THROUGHPUT_VS_DIRECT=0.5 # llm: pylon req/s >= 50% of direct
+MAX_CPU_US=60                # llm: pylon CPU per request
 MAX_ADDED_P50_MS=0.15        # pylon p50 at 1 connection - direct p50 at 1 connection
 MAX_PEAK_RSS_MB=64           # pylon VmHWM
+UP_ARGS=() PATH_URL=/ READY_WANT='"ok":true'
+case $MODE in
+proxy) ;;
+llm-chat | llm-stream)
+	UP_ARGS=(-llm "${MODE#llm-}")
+	PATH_URL=/v1/chat/completions
+	READY_WANT=chatcmpl-bench
+	[[ $MODE == llm-chat ]] && MAX_ADDED_P50_MS=0.2 # issue 3: at most 0.2 ms added at 1c
+	;;
+*)
+	echo "bench: MODE must be proxy, llm-chat or llm-stream, got '$MODE'" >&2
+	exit 1
+	;;
+esac
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -235,10 +259,10 @@ fi
 # ---------------------------------------------------------------- start
 pick_port
 UP_PORT=$PORT
-"${SRV_PIN[@]}" "$TMP/upstream" -addr "127.0.0.1:$UP_PORT" -size "$BODY_SIZE" >"$TMP/upstream.log" 2>&1 &
+"${SRV_PIN[@]}" "$TMP/upstream" -addr "127.0.0.1:$UP_PORT" -size "$BODY_SIZE" "${UP_ARGS[@]}" >"$TMP/upstream.log" 2>&1 &
 UP_PID=$!
 PIDS+=("$UP_PID")
-wait_ready upstream "$UP_PID" "$UP_PORT" / '"ok":true'
+wait_ready upstream "$UP_PID" "$UP_PORT" / "$READY_WANT"
 declare -A PORT_OF=([direct]=$UP_PORT)
 
 if has_target nginx; then
@@ -287,7 +311,7 @@ EOF
 	"${SRV_PIN[@]}" "$NGINX" -e "$TMP/nginx.log" -p "$TMP/nginx/" -c "$TMP/nginx/nginx.conf" >>"$TMP/nginx.log" 2>&1 &
 	NGINX_PID=$!
 	PIDS+=("$NGINX_PID")
-	wait_ready nginx "$NGINX_PID" "$NGINX_PORT" / '"ok":true'
+	wait_ready nginx "$NGINX_PID" "$NGINX_PORT" / "$READY_WANT"
 	mapfile -t NGINX_WORKERS < <(children "$NGINX_PID")
 	((${#NGINX_WORKERS[@]})) || die "found no nginx worker process under $NGINX_PID"
 	PORT_OF[nginx]=$NGINX_PORT
@@ -298,7 +322,23 @@ if has_target pylon; then
 	PYLON_PORT=$PORT
 	pick_port
 	ADMIN_PORT=$PORT
-	cat >"$TMP/pylon.yaml" <<EOF
+	if [[ $MODE == llm-* ]]; then
+		cat >"$TMP/pylon.yaml" <<EOF
+admin: {address: 127.0.0.1:$ADMIN_PORT}
+drain_timeout: 1s
+listeners:
+  - name: bench
+    address: 127.0.0.1:$PYLON_PORT
+    virtual_hosts:
+      - domains: ["*"]
+        routes:
+          - match: {prefix: /v1/}
+            llm: {}
+providers:
+  - {name: up, type: openai, base_url: "http://127.0.0.1:$UP_PORT/v1", api_keys: [{value: sk-bench}], models: [gpt-4o-mini]}
+EOF
+	else
+		cat >"$TMP/pylon.yaml" <<EOF
 admin: {address: 127.0.0.1:$ADMIN_PORT}
 drain_timeout: 1s
 listeners:
@@ -313,11 +353,16 @@ clusters:
   - name: upstream
     endpoints: ["127.0.0.1:$UP_PORT"]
 EOF
+	fi
 	"${SRV_PIN[@]}" "$TMP/pylon" serve -c "$TMP/pylon.yaml" --log-level warn --watch=false >"$TMP/pylon.log" 2>&1 &
 	PYLON_PID=$!
 	PIDS+=("$PYLON_PID")
 	wait_ready pylon "$PYLON_PID" "$ADMIN_PORT" /ready
-	wait_ready pylon "$PYLON_PID" "$PYLON_PORT" / '"ok":true'
+	if [[ $MODE == llm-* ]]; then
+		wait_ready pylon "$PYLON_PID" "$PYLON_PORT" /v1/models gpt-4o-mini
+	else
+		wait_ready pylon "$PYLON_PID" "$PYLON_PORT" / '"ok":true'
+	fi
 	PORT_OF[pylon]=$PYLON_PORT
 fi
 
@@ -341,6 +386,17 @@ mem_pids() {
 # A done() hook prints exact numbers (latencies in µs) on one line; the human-readable
 # output is parsed as a fallback.
 cat >"$TMP/report.lua" <<'EOF'
+local mode = os.getenv("MODE") or "proxy"
+if mode ~= "proxy" then
+  -- A typical small chat call, as an OpenAI SDK sends it.
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Bearer sk-client"
+  local stream = ""
+  if mode == "llm-stream" then stream = ',"stream":true,"stream_options":{"include_usage":true}' end
+  wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},' ..
+    '{"role":"user","content":"Say hello in one short sentence."}],"temperature":0.7,"max_tokens":64' .. stream .. '}'
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -410,7 +466,7 @@ declare -A RPS P50 P99 L50 CPU UPCPU ERRS
 for r in $(seq 1 "$ROUNDS"); do
 	for k in $(seq 0 $((NT - 1))); do
 		t=${TLIST[$(((k + r - 1) % NT))]} # rotate the order every round
-		url="http://127.0.0.1:${PORT_OF[$t]}/"
+		url="http://127.0.0.1:${PORT_OF[$t]}$PATH_URL"
 		read -ra pids <<<"$(proc_pids "$t")"
 
 		run_wrk "$TMP/wrk-$t-$r-warmup.txt" "$CONNECTIONS" "$THREADS" "$WARMUP" "$url"
@@ -469,7 +525,7 @@ diffms() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || a < 
 
 echo
 echo "Pylon load benchmark — $(date -u '+%Y-%m-%d %H:%M UTC'), $NCPU CPUs, load avg before: $LOAD_BEFORE, after: $LOAD_AFTER"
-echo "wrk ${CONNECTIONS}c/${THREADS}t ${DURATION} + 1c/1t ${LAT_DURATION}, ${ROUNDS} rounds (medians; spread = (max-min)/median of req/s), body ${BODY_SIZE} B, pin=$PIN"
+echo "mode $MODE: wrk ${CONNECTIONS}c/${THREADS}t ${DURATION} + 1c/1t ${LAT_DURATION}, ${ROUNDS} rounds (medians; spread = (max-min)/median of req/s), body ${BODY_SIZE} B, pin=$PIN"
 echo "$(go version 2>/dev/null | cut -d' ' -f3-) | $("$NGINX" -v 2>&1 | sed 's/^nginx version: //' || true) | $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo
 printf '%-8s %11s %7s %10s %10s %11s %11s %12s %12s %7s\n' \
@@ -517,8 +573,16 @@ needs() {
 	for t; do has_target "$t" || { echo skip; return; }; done
 }
 echo "checks:"
-check "pylon throughput >= ${MIN_THROUGHPUT_VS_NGINX} x nginx" "pylon/nginx = $PN" \
-	"$(needs pylon nginx)$(has_target pylon && has_target nginx && awk -v r="$PN" -v m="$MIN_THROUGHPUT_VS_NGINX" 'BEGIN { print (r != "nan" && r >= m) ? 1 : 0 }')"
+if [[ $MODE == proxy ]]; then
+	check "pylon throughput >= ${MIN_THROUGHPUT_VS_NGINX} x nginx" "pylon/nginx = $PN" \
+		"$(needs pylon nginx)$(has_target pylon && has_target nginx && awk -v r="$PN" -v m="$MIN_THROUGHPUT_VS_NGINX" 'BEGIN { print (r != "nan" && r >= m) ? 1 : 0 }')"
+else
+	PD=$(ratio "$P_RPS" "$D_RPS") P_CPU=$(get M_CPU pylon)
+	check "pylon throughput >= ${MIN_THROUGHPUT_VS_DIRECT} x direct" "pylon/direct = $PD" \
+		"$(needs pylon direct)$(has_target pylon && has_target direct && awk -v r="$PD" -v m="$MIN_THROUGHPUT_VS_DIRECT" 'BEGIN { print (r != "nan" && r >= m) ? 1 : 0 }')"
+	check "pylon CPU per request <= ${MAX_CPU_US} us" "cpu = $P_CPU us/req" \
+		"$(needs pylon)$(has_target pylon && awk -v a="$P_CPU" -v m="$MAX_CPU_US" 'BEGIN { print (a != "nan" && a <= m) ? 1 : 0 }')"
+fi
 check "pylon added p50 latency at 1c <= ${MAX_ADDED_P50_MS} ms" "added = $ADD_P ms" \
 	"$(needs pylon direct)$(has_target pylon && has_target direct && awk -v a="$ADD_P" -v m="$MAX_ADDED_P50_MS" 'BEGIN { print (a != "nan" && a <= m) ? 1 : 0 }')"
 P_RSS=$(get M_RSS pylon)

@@ -32,9 +32,17 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:18000", "listen address host:port")
 	size := flag.Int("size", 64, "response body size in bytes (a JSON object padded to this size, minimum 16)")
 	stdhttp := flag.Bool("stdhttp", false, "serve through net/http instead of the minimal HTTP/1.1 loop")
+	llmMode := flag.String("llm", "", `answer as an OpenAI chat completions server: "chat" (a chat.completion) or "stream" (a chat.completion.chunk SSE stream with usage)`)
 	flag.Parse()
 
-	body := makeBody(*size)
+	body, ctype := makeBody(*size), "application/json"
+	switch *llmMode {
+	case "":
+	case "chat", "stream":
+		body, ctype = llmBody(*llmMode)
+	default:
+		log.Fatalf("upstream: -llm must be chat or stream, got %q", *llmMode)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatalf("upstream: %v", err)
@@ -53,7 +61,7 @@ func main() {
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body)
 			hd := w.Header()
-			hd["Content-Type"] = []string{"application/json"}
+			hd["Content-Type"] = []string{ctype}
 			hd["Content-Length"] = []string{strconv.Itoa(len(body))}
 			w.WriteHeader(http.StatusOK)
 			w.Write(body)
@@ -61,9 +69,9 @@ func main() {
 		log.Fatal((&http.Server{Handler: h}).Serve(ln))
 	}
 
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: " + ctype + "\r\nContent-Length: " +
 		strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
-	respClose := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+	respClose := []byte("HTTP/1.1 200 OK\r\nContent-Type: " + ctype + "\r\nContent-Length: " +
 		strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n" + string(body))
 	for {
 		c, err := ln.Accept()
@@ -85,6 +93,31 @@ func makeBody(n int) []byte {
 		n = len(head) + len(tail)
 	}
 	return []byte(head + strings.Repeat("x", n-len(head)-len(tail)) + tail)
+}
+
+// llmBody is a typical short chat answer: a chat.completion, or the same answer as an SSE
+// stream of chat.completion.chunk events (role, eight content deltas, finish, usage, [DONE])
+// as OpenAI sends it with stream_options.include_usage. The whole stream is written at once:
+// the benchmark measures the gateway's work per event, not a model's pace.
+func llmBody(mode string) ([]byte, string) {
+	const head = `{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench","system_fingerprint":"fp_bench","choices":[`
+	if mode == "chat" {
+		return []byte(`{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench","system_fingerprint":"fp_bench",` +
+			`"choices":[{"index":0,"message":{"role":"assistant","content":"Hello! I am a benchmark answer of about forty bytes.","refusal":null},"logprobs":null,"finish_reason":"stop"}],` +
+			`"usage":{"prompt_tokens":12,"completion_tokens":11,"total_tokens":23,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}`), "application/json"
+	}
+	var b strings.Builder
+	ev := func(choices, usage string) {
+		b.WriteString("data: " + head + choices + `],"usage":` + usage + "}\n\n")
+	}
+	ev(`{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}`, "null")
+	for _, w := range []string{"Hello! ", "I am ", "a benchmark ", "answer ", "of about ", "forty ", "bytes", "."} {
+		ev(`{"index":0,"delta":{"content":"`+w+`"},"logprobs":null,"finish_reason":null}`, "null")
+	}
+	ev(`{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}`, "null")
+	b.WriteString("data: " + head + `],"usage":{"prompt_tokens":12,"completion_tokens":11,"total_tokens":23}}` + "\n\n")
+	b.WriteString("data: [DONE]\n\n")
+	return []byte(b.String()), "text/event-stream"
 }
 
 var errBadRequest = errors.New("bad request")

@@ -233,7 +233,7 @@ func (h *Handler) listeners(w http.ResponseWriter, r *http.Request) {
 }
 
 // secretKey matches config keys whose values must never leave the process.
-var secretKey = regexp.MustCompile(`(?i)(api_?key|secret|password|token|credential|authorization|cookie)`)
+var secretKey = regexp.MustCompile(`(?i)(api_?key|access_key|secret|password|token|credential|authorization|cookie)`)
 
 // configDump writes the running config as JSON with secrets redacted.
 func (h *Handler) configDump(w http.ResponseWriter, r *http.Request) {
@@ -271,7 +271,14 @@ func redact(v any) any {
 		}
 		for k, val := range t {
 			if secretKey.MatchString(k) {
-				t[k] = "[redacted]"
+				switch val.(type) {
+				case map[string]any, []any:
+					// A secret reference ({env: NAME} or {file: PATH}) says where the secret
+					// comes from, which is useful to see; only inline values are hidden.
+					t[k] = redactValues(val)
+				default:
+					t[k] = "[redacted]"
+				}
 				continue
 			}
 			t[k] = redact(val)
@@ -279,6 +286,25 @@ func redact(v any) any {
 	case []any:
 		for i := range t {
 			t[i] = redact(t[i])
+		}
+	}
+	return v
+}
+
+// redactValues hides every "value" field of a secret reference, at any depth.
+func redactValues(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			if k == "value" {
+				t[k] = "[redacted]"
+				continue
+			}
+			t[k] = redactValues(val)
+		}
+	case []any:
+		for i := range t {
+			t[i] = redactValues(t[i])
 		}
 	}
 	return v

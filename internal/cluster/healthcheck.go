@@ -105,7 +105,10 @@ func newHealthChecker(c *Cluster, reg *stats.Registry) (*healthChecker, error) {
 			}
 			tc := base.Clone()
 			if tc.ServerName == "" {
-				tc.ServerName = c.set.Load().sni[addr]
+				// As the cluster's own connections: the endpoint's configured host, else its IP.
+				if tc.ServerName = c.set.Load().sni[addr]; tc.ServerName == "" {
+					tc.ServerName, _, _ = net.SplitHostPort(addr)
+				}
 			}
 			tlsConn := tls.Client(conn, tc)
 			if err := tlsConn.HandshakeContext(ctx); err != nil {

@@ -147,6 +147,14 @@ var validationCases = []ruleCase{
 	{"substitution group without groups", routeDoc("- match: {prefix: /}\n  cluster: a\n  regex_rewrite: {pattern: /a, substitution: '\\1'} " + marker), R + ".regex_rewrite.substitution", "(it has 0)"},
 	{"host_rewrite and auto_host_rewrite", routeDoc("- match: {prefix: /} " + marker + "\n  cluster: a\n  host_rewrite: x\n  auto_host_rewrite: true"), R, "host_rewrite and auto_host_rewrite are mutually exclusive"},
 	{"timeout negative", routeDoc("- match: {prefix: /}\n  cluster: a\n  timeout: -1s " + marker), R + ".timeout", "must not be negative"},
+	{"retry without conditions", routeDoc("- match: {prefix: /}\n  cluster: a\n  retry: {attempts: 2} " + marker), R + ".retry.on", "at least one retry condition is required"},
+	{"retry unknown condition", routeDoc("- match: {prefix: /}\n  cluster: a\n  retry:\n    on: [5xx, envoy-ratelimited] " + marker), R + ".retry.on[1]", `unknown retry condition "envoy-ratelimited"`},
+	{"retry status codes without condition", routeDoc("- match: {prefix: /}\n  cluster: a\n  retry:\n    on: [5xx]\n    retriable_status_codes: [429] " + marker), R + ".retry.retriable_status_codes", "is used only with the retriable-status-codes condition"},
+	{"retry backoff max below base", routeDoc("- match: {prefix: /}\n  cluster: a\n  retry:\n    on: [5xx]\n    backoff: {base_interval: 1s, max_interval: 10ms} " + marker), R + ".retry.backoff.max_interval", "must not be less than base_interval"},
+	{"retry on a direct response", routeDoc("- match: {prefix: /}\n  " + ok + "\n  retry: {on: [5xx]} " + marker), R + ".retry", "applies only to routes that forward to a cluster"},
+	{"mirror unknown cluster", routeDoc("- match: {prefix: /}\n  cluster: a\n  mirror:\n    - {cluster: nope} " + marker), R + ".mirror[0].cluster", `unknown cluster "nope"`},
+	{"mirror percent", routeDoc("- match: {prefix: /}\n  cluster: a\n  mirror:\n    - {cluster: b, percent: 101} " + marker), R + ".mirror[0].percent", "must be between 0 and 100"},
+	{"route idle_timeout negative", routeDoc("- match: {prefix: /}\n  cluster: a\n  idle_timeout: -1s " + marker), R + ".idle_timeout", "must not be negative"},
 	{"route filter not in the listener", routeDoc("- match: {prefix: /}\n  cluster: a\n  filters:\n    cors: {disabled: true}\n    authz: {disabled: true} " + marker), R + ".filters.authz", `filter "authz" is not in the listener's filter chain (the listener's filters are cors, ratelimit)`},
 	{"route filter without listener filters", listenerDoc("virtual_hosts:\n  - domains: [\"*\"]\n    routes:\n      - match: {prefix: /}\n        cluster: a\n        filters: {cors: {disabled: true}} "+marker, ""), R + ".filters.cors", "(the listener has no filters)"},
 
@@ -170,6 +178,7 @@ var validationCases = []ruleCase{
 	{"idle_timeout", clusterDoc("- name: a\n  endpoints: [\"127.0.0.1:9000\"]\n  idle_timeout: -1ms " + marker), C + ".idle_timeout", "must not be negative"},
 	{"max_connections", clusterDoc("- name: a\n  endpoints: [\"127.0.0.1:9000\"]\n  max_connections: -1 " + marker), C + ".max_connections", "must not be negative"},
 	{"max_idle_connections", clusterDoc("- name: a\n  endpoints: [\"127.0.0.1:9000\"]\n  max_idle_connections: -1 " + marker), C + ".max_idle_connections", "must not be negative"},
+	{"circuit_breakers negative", clusterDoc("- name: a\n  endpoints: [\"127.0.0.1:9000\"]\n  circuit_breakers:\n    max_retries: -1 " + marker), C + ".circuit_breakers.max_retries", "must not be negative"},
 	{"upstream ca_file", clusterDoc("- name: a\n  endpoints: [\"127.0.0.1:9000\"]\n  tls:\n    ca_file: /nonexistent/ca.pem " + marker), C + ".tls.ca_file", "cannot read: stat /nonexistent/ca.pem"},
 	{"upstream ca_file not a file", clusterDoc("- name: a\n  endpoints: [\"127.0.0.1:9000\"]\n  tls:\n    ca_file: / " + marker), C + ".tls.ca_file", "/ is not a regular file"},
 	{"upstream cert without key", clusterDoc("- name: a\n  endpoints: [\"127.0.0.1:9000\"]\n  tls: {cert: CERT} " + marker), C + ".tls", "cert and key go together"},
@@ -234,6 +243,7 @@ func TestValidEdges(t *testing.T) {
   - {name: m, address: ":0", virtual_hosts: [{domains: ["*"], routes: [{match: {prefix: /}, direct_response: {status: 200}}]}]}
 `},
 		{"route timeout disabled", routeDoc("- {match: {prefix: /}, cluster: a, timeout: 0}")},
+		{"retry and mirror", routeDoc("- {match: {prefix: /}, cluster: a, idle_timeout: 0s, retry: {on: [5xx, retriable-status-codes], retriable_status_codes: [429], attempts: 0}, mirror: [{cluster: b, percent: 0.5}]}")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { mustLoad(t, tt.doc) })

@@ -294,3 +294,29 @@ func TestLLMModelsAndDemo(t *testing.T) {
 		t.Fatalf("demo stream: %v, %d chunks, %q", st.Err(), n, acc.Choices[0].Message.Content)
 	}
 }
+
+// The config dump shows providers, models and where their keys come from, never a key.
+func TestLLMConfigDumpRedactsKeys(t *testing.T) {
+	t.Setenv("TEST_AWS_ID", "AKIDSECRETID")
+	g := testutil.StartGateway(t, llmConfig(`
+  - {name: oa, type: openai, base_url: "http://127.0.0.1:9/v1", api_keys: [{value: sk-inline-secret}, {env: TEST_KEY_VAR}]}
+  - {name: br, type: bedrock, region: us-east-1, aws: {access_key_id: {value: AKIDINLINE}, secret_access_key: {env: TEST_AWS_ID}}}`, `
+  - {name: chat, targets: [{provider: oa, model: m}]}`))
+	resp, err := http.Get(g.AdminURL() + "/config_dump")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	dump := string(b)
+	for _, secret := range []string{"sk-inline-secret", "AKIDINLINE", "AKIDSECRETID"} {
+		if strings.Contains(dump, secret) {
+			t.Fatalf("config_dump leaks %q:\n%s", secret, dump)
+		}
+	}
+	for _, want := range []string{"TEST_KEY_VAR", `"name": "chat"`, `"provider": "oa"`, "[redacted]"} {
+		if !strings.Contains(dump, want) {
+			t.Fatalf("config_dump lacks %q:\n%s", want, dump)
+		}
+	}
+}

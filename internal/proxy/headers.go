@@ -40,6 +40,8 @@ var trueHeader = []string{"true"}
 func (l *Listener) sanitize(r *http.Request, info *stream.Info) {
 	h := r.Header
 	info.RemoteIP = remoteIP(r.RemoteAddr)
+	// Envoy: a request is internal iff x-forwarded-for (after appending) holds a single
+	// address and it is internal; without x-forwarded-for and use_remote_address it is external.
 	var peer []string
 	if l.UseRemoteAddress {
 		peer = []string{info.RemoteIP}
@@ -52,8 +54,6 @@ func (l *Listener) sanitize(r *http.Request, info *stream.Info) {
 	} else if xff := h["X-Forwarded-For"]; len(xff) == 1 && !strings.Contains(xff[0], ",") {
 		info.Internal = l.internal(strings.TrimSpace(xff[0]))
 	}
-	// Envoy: a request is internal iff x-forwarded-for (after appending) holds a single
-	// address and it is internal; without x-forwarded-for and use_remote_address it is external.
 	for k := range h {
 		if len(k) > 8 && k[:8] == "X-Envoy-" {
 			if internalOK, ok := externalOnlyHeaders[k]; ok && !(internalOK && info.Internal) {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -496,5 +497,56 @@ func TestTranslate(t *testing.T) {
 	}
 	if _, err := Translate([]byte("static_resources: {bogus: 1}")); err == nil {
 		t.Error("Translate accepted an unknown field")
+	}
+}
+
+// TestResilienceTranslation: retry_policy, request_mirror_policies, route idle_timeout, the
+// HCM timeouts and internal_address_config, and DEFAULT circuit-breaker thresholds.
+func TestResilienceTranslation(t *testing.T) {
+	routes := strings.Replace(simpleRoutes, "{cluster: web}", `{cluster: web, idle_timeout: 30s,
+                            retry_policy: {retry_on: "5xx,connect-failure,retriable-status-codes", num_retries: 3,
+                              per_try_timeout: 0.5s, retriable_status_codes: [429], retry_back_off: {base_interval: 0.01s}},
+                            request_mirror_policies: [{cluster: web, runtime_fraction: {default_value: {numerator: 25}}}]}`, 1)
+	clusters := `
+    - name: web
+      circuit_breakers: {thresholds: [{priority: DEFAULT, max_connections: 10, max_pending_requests: 5, max_requests: 20, max_retries: 2}]}
+      load_assignment:
+        cluster_name: web
+        endpoints:
+          - lb_endpoints:
+              - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 8081}}}`
+	doc := strings.Replace(minimal("", routes, clusters), "stat_prefix: ingress", `stat_prefix: ingress
+                stream_idle_timeout: 60s
+                request_timeout: 10s
+                internal_address_config: {cidr_ranges: [{address_prefix: 10.0.0.0, prefix_len: 8}]}`, 1)
+	cfg, err := Load([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.Listeners[0]
+	if l.IdleTimeout.D() != time.Minute || l.RequestTimeout.D() != 10*time.Second || !reflect.DeepEqual(*l.InternalAddresses, []string{"10.0.0.0/8"}) {
+		t.Errorf("listener: idle %v request %v internal %v", l.IdleTimeout.D(), l.RequestTimeout.D(), *l.InternalAddresses)
+	}
+	r := l.VirtualHosts[0].Routes[0]
+	want := config.RetryPolicy{On: []string{"5xx", "connect-failure", "retriable-status-codes"}, Attempts: ptr(3),
+		PerTryTimeout: config.Duration(500 * time.Millisecond), RetriableStatusCodes: []int{429},
+		Backoff: &config.RetryBackoff{BaseInterval: config.Duration(10 * time.Millisecond), MaxInterval: config.Duration(100 * time.Millisecond)}}
+	if r.Retry == nil || !reflect.DeepEqual(*r.Retry, want) {
+		t.Errorf("retry = %+v, want %+v", r.Retry, want)
+	}
+	if r.IdleTimeout.D() != 30*time.Second || len(r.Mirror) != 1 || r.Mirror[0].Cluster != "web" || *r.Mirror[0].Percent != 25 {
+		t.Errorf("route idle %v mirror %+v", r.IdleTimeout.D(), r.Mirror)
+	}
+	if cb := cfg.Clusters[0].CircuitBreakers; *cb != (config.CircuitBreakers{MaxConnections: 10, MaxPendingRequests: 5, MaxRequests: 20, MaxRetries: 2}) {
+		t.Errorf("circuit_breakers = %+v", *cb)
+	}
+
+	// Without internal_address_config no client is internal (Envoy 1.33+).
+	cfg, err = Load([]byte(minimal("", simpleRoutes, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.Listeners[0].InternalAddresses; a == nil || len(*a) != 0 {
+		t.Errorf("internal_addresses = %v, want []", a)
 	}
 }
