@@ -71,7 +71,7 @@ func TestEnvoyConfigErrors(t *testing.T) {
 	}
 	cases := []struct{ name, from, to, want string }{
 		{"v2 per_filter_config", "typed_per_filter_config:", "per_filter_config:", "per_filter_config was removed in Envoy v3: use typed_per_filter_config"},
-		{"not implemented yet", "connect_timeout: 0.25s", "connect_timeout: 0.25s\n      health_checks: [{timeout: 1s, interval: 5s, unhealthy_threshold: 3, healthy_threshold: 1, tcp_health_check: {}}]", "static_resources.clusters[0].health_checks"},
+		{"not implemented yet", "connect_timeout: 0.25s", "connect_timeout: 0.25s\n      health_checks: [{timeout: 1s, interval: 5s, unhealthy_threshold: 3, healthy_threshold: 1, grpc_health_check: {}}]", "static_resources.clusters[0].health_checks[0].grpc_health_check"},
 		{"unknown field", "stat_prefix: ingress_http", "stat_prefix: ingress_http\n                bogus_field: 1", "bogus_field"},
 	}
 	for _, tc := range cases {

@@ -189,6 +189,7 @@ func TestOutlierDetectionEjectsKilledEndpoint(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for !stop.Load() {
+				late := afterEjection.Load() // started once the ejection was seen
 				resp, err := http.Get(g.URL("public") + "/load")
 				if err != nil {
 					t.Errorf("request: %v", err)
@@ -196,7 +197,6 @@ func TestOutlierDetectionEjectsKilledEndpoint(t *testing.T) {
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				late := afterEjection.Load()
 				mu.Lock()
 				if resp.StatusCode == 200 {
 					oks++
@@ -330,4 +330,55 @@ func TestPanicThreshold(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEnvoyHealthChecks loads an Envoy bootstrap with an HTTP health check (half-open
+// expected_statuses) and outlier detection: the endpoint whose check fails is out.
+func TestEnvoyHealthChecks(t *testing.T) {
+	a, b := startHealthUpstream(t, "a"), startHealthUpstream(t, "b")
+	b.failing.Store(true)
+	endpoint := func(addr string) string {
+		host, port, _ := strings.Cut(addr, ":")
+		return fmt.Sprintf("              - endpoint: {address: {socket_address: {address: %s, port_value: %s}}}\n", host, port)
+	}
+	g := testutil.StartGateway(t, `admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+static_resources:
+  listeners:
+    - name: public
+      address: {socket_address: {address: 127.0.0.1, port_value: 0}}
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: ingress
+                http_filters:
+                  - name: envoy.filters.http.router
+                    typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+                route_config:
+                  virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: svc}}]}]
+  clusters:
+    - name: svc
+      health_checks:
+        - timeout: 1s
+          interval: 0.02s
+          no_traffic_interval: 0.02s
+          unhealthy_threshold: 2
+          healthy_threshold: 1
+          http_health_check: {path: /healthz, expected_statuses: [{start: 200, end: 201}]}
+      outlier_detection: {consecutive_5xx: 3}
+      common_lb_config: {healthy_panic_threshold: {value: 0}}
+      load_assignment:
+        cluster_name: svc
+        endpoints:
+          - lb_endpoints:
+`+endpoint(a.Addr())+endpoint(b.Addr()))
+	if f := healthFlags(t, g); f[a.Addr()] != "healthy" || f[b.Addr()] != "/failed_active_hc" {
+		t.Fatalf("health_flags: %v", f)
+	}
+	if got := spread(t, g, 10); got["a"] != 10 {
+		t.Errorf("answers %v: want all from a", got)
+	}
+	b.failing.Store(false)
+	within(t, "b to pass its check", func() bool { return healthFlags(t, g)[b.Addr()] == "healthy" })
 }

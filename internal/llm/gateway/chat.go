@@ -260,6 +260,12 @@ func (g *Gateway) writeChat(w http.ResponseWriter, d llm.Dialect, req *openai.Ch
 		}
 		return false, le
 	}
+	if d != llm.Dialect(openaiDialect) {
+		if err := out.Decode(); err != nil {
+			x.done(502, err)
+			return false, llm.Errorf(llm.KindUpstream, "decoding the provider's answer: %v", err)
+		}
+	}
 	x.done(x.resp.StatusCode, nil)
 	acct.finish(out.Usage, true)
 	acct.setHeaders(w.Header())

@@ -218,6 +218,9 @@ func messages(sys *anthropic.System, ms []anthropic.Message) ([]openai.Message, 
 	for i := range ms {
 		m := &ms[i]
 		p := "messages[" + strconv.Itoa(i) + "]"
+		if m.Content.Blocks != nil && len(m.Content.Blocks) == 0 {
+			return nil, llm.InvalidParam(p+".content", "must not be empty")
+		}
 		var e *llm.Error
 		switch m.Role {
 		case "user":

@@ -18,6 +18,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/llm"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
 	"github.com/pylon-gateway/pylon/internal/llm/sse"
+	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )
 
@@ -158,6 +159,14 @@ func (a *Adapter) chatBody(c *llm.Call) ([]byte, error) {
 		out.StreamOptions = &openai.StreamOptions{IncludeUsage: true}
 	}
 	out.TopK = nil
+	out.Thinking = nil // Anthropic's, kept in the canonical form for Anthropic upstreams
+	if hasToolCacheControl(r.Tools) {
+		out.Tools = make([]openai.Tool, len(r.Tools))
+		for i, t := range r.Tools {
+			t.CacheControl = nil
+			out.Tools[i] = t
+		}
+	}
 	p := a.Profile
 	if p.RequiredToAny && r.ToolChoice != nil && r.ToolChoice.Mode == "required" {
 		out.ToolChoice = &openai.ToolChoice{Mode: "any"}
@@ -171,6 +180,14 @@ func (a *Adapter) chatBody(c *llm.Call) ([]byte, error) {
 			m.ReasoningContent = ""
 		}
 		m.ThinkingBlocks = nil
+		if m.Content != nil && hasPartCacheControl(m.Content.Parts) {
+			parts := make([]openai.Part, len(m.Content.Parts))
+			for j, part := range m.Content.Parts {
+				part.CacheControl = nil
+				parts[j] = part
+			}
+			m.Content = &openai.Content{Parts: parts}
+		}
 		if p.ShortToolIDs {
 			if m.ToolCallID != "" {
 				m.ToolCallID = shortID(m.ToolCallID)
@@ -214,9 +231,15 @@ func (a *Adapter) needsRewrite(r *openai.ChatRequest) bool {
 	if r.TopK != nil && p.Name == "openai" {
 		return true
 	}
+	if r.Thinking != nil || hasToolCacheControl(r.Tools) {
+		return true
+	}
 	for i := range r.Messages {
 		m := &r.Messages[i]
 		if p.DeveloperToSystem && m.Role == "developer" {
+			return true
+		}
+		if m.Content != nil && hasPartCacheControl(m.Content.Parts) {
 			return true
 		}
 		if m.ThinkingBlocks != nil || (!p.KeepReasoning && m.ReasoningContent != "") {
@@ -231,6 +254,24 @@ func (a *Adapter) needsRewrite(r *openai.ChatRequest) bool {
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+func hasToolCacheControl(ts []openai.Tool) bool {
+	for i := range ts {
+		if ts[i].CacheControl != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPartCacheControl(ps []openai.Part) bool {
+	for i := range ps {
+		if ps[i].CacheControl != nil {
+			return true
 		}
 	}
 	return false
@@ -285,6 +326,27 @@ func (a *Adapter) DecodeChat(resp *http.Response, c *llm.Call) (*openai.ChatResp
 	if len(body) > maxBody {
 		return nil, llm.Errorf(llm.KindUpstream, "upstream answer larger than %d bytes", maxBody)
 	}
+	if a.Profile.Name == "openai" || a.Profile.Name == "azure" || a.Profile.Name == "openai_compatible" {
+		// The answer may go to an OpenAI client as it came: check it and read only its
+		// usage now; ChatResponse.Decode parses the rest if another dialect needs it.
+		if !gjson.ValidBytes(body) {
+			return nil, llm.Errorf(llm.KindUpstream, "upstream answer is not valid JSON")
+		}
+		if !gjson.GetBytes(body, "choices").IsArray() {
+			if e := errorInBody(body); e != nil {
+				return nil, e
+			}
+			return nil, llm.Errorf(llm.KindUpstream, "upstream answer has no choices")
+		}
+		out := &openai.ChatResponse{Raw: body}
+		if u := gjson.GetBytes(body, "usage"); u.IsObject() {
+			out.Usage = new(openai.Usage)
+			if err := json.Unmarshal([]byte(u.Raw), out.Usage); err != nil {
+				return nil, llm.Errorf(llm.KindUpstream, "upstream usage: %v", err)
+			}
+		}
+		return out, nil
+	}
 	var out openai.ChatResponse
 	if err := json.Unmarshal(body, &out); err != nil {
 		return nil, llm.Errorf(llm.KindUpstream, "upstream answer is not a chat completion: %v", err)
@@ -295,9 +357,6 @@ func (a *Adapter) DecodeChat(resp *http.Response, c *llm.Call) (*openai.ChatResp
 			return nil, e
 		}
 		return nil, llm.Errorf(llm.KindUpstream, "upstream answer has no choices")
-	}
-	if a.Profile.Name == "openai" || a.Profile.Name == "azure" || a.Profile.Name == "openai_compatible" {
-		out.Raw = body
 	}
 	return &out, nil
 }

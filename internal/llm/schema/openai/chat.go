@@ -319,6 +319,20 @@ type ChatResponse struct {
 	Raw []byte `json:"-"`
 }
 
+// Decode completes a response that an adapter left raw (only Raw and Usage set, because
+// an OpenAI client may get Raw as it is): it parses Raw into the other fields.
+func (r *ChatResponse) Decode() error {
+	if r.Choices != nil || r.Raw == nil {
+		return nil
+	}
+	raw := r.Raw
+	if err := json.Unmarshal(raw, r); err != nil {
+		return fmt.Errorf("openai: decode chat completion: %w", err)
+	}
+	r.Raw = raw
+	return nil
+}
+
 // Choice is one completion of a non-streamed response.
 type Choice struct {
 	Index        int             `json:"index"`
@@ -341,9 +355,9 @@ type Usage struct {
 type PromptTokensDetails struct {
 	CachedTokens int `json:"cached_tokens"`
 	AudioTokens  int `json:"audio_tokens,omitempty"`
-	// CacheCreationTokens is an extension: tokens written to a provider's prompt cache
-	// (Anthropic, Bedrock), billed above the input price.
-	CacheCreationTokens int `json:"cache_creation_tokens,omitempty"`
+	// CacheCreationTokens (cache_write_tokens) counts tokens written to the provider's
+	// prompt cache (Anthropic, Bedrock report them), billed above the input price.
+	CacheCreationTokens int `json:"cache_write_tokens,omitempty"`
 }
 
 // CompletionTokensDetails splits the completion tokens.
