@@ -75,6 +75,9 @@ func llmDefaults(c *Config, getenv func(string) string) {
 			}
 		}
 	}
+	if len(c.Providers) == 0 && len(c.Models) == 0 && !c.usesLLM() {
+		return // no LLM gateway: keep its section out of config dumps
+	}
 	if c.LLM.Cooldown == 0 {
 		c.LLM.Cooldown = Duration(DefaultLLMCooldown)
 	}
@@ -123,6 +126,20 @@ func llmDefaults(c *Config, getenv func(string) string) {
 			}
 		}
 	}
+}
+
+// usesLLM reports whether a route has the llm action.
+func (c *Config) usesLLM() bool {
+	for i := range c.Listeners {
+		for j := range c.Listeners[i].VirtualHosts {
+			for k := range c.Listeners[i].VirtualHosts[j].Routes {
+				if c.Listeners[i].VirtualHosts[j].Routes[k].LLM != nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // llm validates providers and models. clusters holds the cluster names (nil: unknown).

@@ -101,7 +101,7 @@ func (a *Adapter) Authorize(h http.Header, key string) {
 	case "api-key":
 		h.Set("Api-Key", key)
 	default:
-		h.Set("Authorization", "Bearer "+key)
+		h["Authorization"] = []string{"Bearer " + key}
 	}
 }
 
@@ -115,15 +115,21 @@ func (a *Adapter) ChatRequest(ctx context.Context, c *llm.Call) (*http.Request, 
 	if err != nil {
 		return nil, fmt.Errorf("openai: build request: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	h := req.Header
+	h["Content-Type"] = jsonType
 	if c.Stream {
-		req.Header.Set("Accept", "text/event-stream")
+		h["Accept"] = sseType
 	} else {
-		req.Header.Set("Accept", "application/json")
+		h["Accept"] = jsonType
 	}
-	a.Authorize(req.Header, c.APIKey)
+	a.Authorize(h, c.APIKey)
 	return req, nil
 }
+
+var (
+	jsonType = []string{"application/json"}
+	sseType  = []string{"text/event-stream"}
+)
 
 // chatBody is the client's own body with the model patched when the client spoke OpenAI
 // and the profile needs no rewrite of it; otherwise the canonical request re-encoded with
@@ -319,7 +325,7 @@ const maxBody = 64 << 20
 
 // DecodeChat decodes a chat.completion body; the body is kept as Raw.
 func (a *Adapter) DecodeChat(resp *http.Response, c *llm.Call) (*openai.ChatResponse, error) {
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, err := readBody(resp)
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindUpstream, Message: "reading the upstream answer: " + err.Error()}
 	}
@@ -340,10 +346,7 @@ func (a *Adapter) DecodeChat(resp *http.Response, c *llm.Call) (*openai.ChatResp
 		}
 		out := &openai.ChatResponse{Raw: body}
 		if u := gjson.GetBytes(body, "usage"); u.IsObject() {
-			out.Usage = new(openai.Usage)
-			if err := json.Unmarshal([]byte(u.Raw), out.Usage); err != nil {
-				return nil, llm.Errorf(llm.KindUpstream, "upstream usage: %v", err)
-			}
+			out.Usage = usageOf(u)
 		}
 		return out, nil
 	}
@@ -359,6 +362,37 @@ func (a *Adapter) DecodeChat(resp *http.Response, c *llm.Call) (*openai.ChatResp
 		return nil, llm.Errorf(llm.KindUpstream, "upstream answer has no choices")
 	}
 	return &out, nil
+}
+
+// usageOf reads a usage object without decoding the rest of the answer.
+func usageOf(u gjson.Result) *openai.Usage {
+	out := &openai.Usage{
+		PromptTokens:     int(u.Get("prompt_tokens").Int()),
+		CompletionTokens: int(u.Get("completion_tokens").Int()),
+		TotalTokens:      int(u.Get("total_tokens").Int()),
+	}
+	if d := u.Get("prompt_tokens_details"); d.IsObject() {
+		out.PromptTokensDetails = &openai.PromptTokensDetails{
+			CachedTokens:        int(d.Get("cached_tokens").Int()),
+			CacheCreationTokens: int(d.Get("cache_write_tokens").Int()),
+		}
+	}
+	if d := u.Get("completion_tokens_details"); d.IsObject() {
+		out.CompletionTokensDetails = &openai.CompletionTokensDetails{ReasoningTokens: int(d.Get("reasoning_tokens").Int())}
+	}
+	return out
+}
+
+// readBody reads an answer whole, in one allocation when its length is known, bounded.
+func readBody(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= maxBody {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 }
 
 // errorInBody returns the error of a body shaped {"error": {...}}, or nil.
