@@ -98,12 +98,14 @@ func (g *Gateway) send(ctx context.Context, cancel context.CancelFunc, r *http.R
 }
 
 // attemptFailed records a failed attempt: the key or the target is set aside for a while.
-func (g *Gateway) attemptFailed(t target, key string, e *llm.Error, now time.Time) {
+// It reports whether only the key was set aside, so that the target may be tried again
+// with another of its keys.
+func (g *Gateway) attemptFailed(t target, key string, e *llm.Error, now time.Time) bool {
 	if g.metrics != nil {
 		g.metrics.AttemptErrors.WithLabelValues(t.provider.name, kindName(e.Kind)).Inc()
 	}
 	if !e.Retryable() {
-		return
+		return false
 	}
 	wait := g.cooldown
 	if e.RetryAfter > 0 {
@@ -113,16 +115,17 @@ func (g *Gateway) attemptFailed(t target, key string, e *llm.Error, now time.Tim
 	case e.Upstream == 401 || e.Upstream == 403:
 		if key != "" {
 			t.provider.setAside(key, now.Add(max(wait, 5*time.Minute)))
-			return
+			return len(t.provider.keys) > 1
 		}
 	case e.Kind == llm.KindRateLimit && key != "" && len(t.provider.keys) > 1:
 		// A rate limit is often the key's own: another key of the provider may pass.
 		t.provider.setAside(key, now.Add(wait))
-		return
+		return true
 	}
 	if wait > 0 {
 		g.shared.cooldowns.set(t, now.Add(wait))
 	}
+	return false
 }
 
 func kindName(k llm.Kind) string {
@@ -164,57 +167,58 @@ func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, info *stream
 		d.WriteError(w, modelNotFound(req.Model))
 		return
 	}
-	now := time.Now()
-	plan := g.router.plan(req.Model, now)
+	plan := g.router.plan(req.Model, time.Now())
 	if len(plan) == 0 {
 		info.Details = "llm_model_not_found"
 		d.WriteError(w, modelNotFound(req.Model))
 		return
 	}
-	if len(plan) > g.maxAttempts && g.maxAttempts > 0 {
-		plan = plan[:g.maxAttempts]
-	}
 	acct := &accounting{g: g, start: start, model: req.Model}
 	var last *llm.Error
-	for i, t := range plan {
-		if i > 0 && g.metrics != nil {
-			g.metrics.Fallbacks.WithLabelValues(req.Model).Inc()
-		}
+	// Targets in plan order; a target whose key was set aside (refused or rate-limited
+	// while the provider has other keys) is tried again with another key. Attempts are
+	// bounded by max_attempts in all.
+	attempts := 0
+	for i := 0; i < len(plan) && (g.maxAttempts <= 0 || attempts < g.maxAttempts); {
+		t := plan[i]
 		key, ke := t.provider.pickKey(time.Now())
 		if ke != nil {
 			last = ke
 			g.attemptFailed(t, "", ke, time.Now())
+			i++
 			continue
+		}
+		if attempts++; attempts > 1 && g.metrics != nil {
+			g.metrics.Fallbacks.WithLabelValues(req.Model).Inc()
 		}
 		c := &llm.Call{Request: req, Model: t.model, BaseURL: t.provider.baseURL, APIKey: key, Stream: req.Stream,
 			DefaultMaxTokens: g.defaultMaxTokens(t)}
+		began := time.Now()
 		x, e := g.call(r.Context(), r, info, t, c)
-		if e != nil {
-			last = e
-			g.attemptFailed(t, key, e, time.Now())
-			acct.upstream += time.Since(now)
-			if !e.Retryable() || r.Context().Err() != nil {
-				break
+		if e == nil {
+			acct.target, acct.attempts = t, attempts
+			setTargetHeaders(w.Header(), t, attempts)
+			var done bool
+			if req.Stream {
+				done, e = g.streamChat(w, r, d, req, c, x, acct)
+			} else {
+				done, e = g.writeChat(w, d, req, c, x, acct)
 			}
-			continue
-		}
-		acct.target, acct.attempts = t, i+1
-		setTargetHeaders(w.Header(), t, i+1)
-		var done bool
-		if req.Stream {
-			done, e = g.streamChat(w, r, d, req, c, x, acct)
+			if done {
+				g.shared.cooldowns.clear(t)
+				info.Details = "via_upstream"
+				return
+			}
 		} else {
-			done, e = g.writeChat(w, d, req, c, x, acct)
-		}
-		if done {
-			g.shared.cooldowns.clear(t)
-			info.Details = "via_upstream"
-			return
+			acct.upstream += time.Since(began)
 		}
 		last = e
-		g.attemptFailed(t, key, e, time.Now())
+		sameTarget := g.attemptFailed(t, key, e, time.Now())
 		if !e.Retryable() || r.Context().Err() != nil {
 			break
+		}
+		if !sameTarget {
+			i++
 		}
 	}
 	if last == nil {

@@ -149,8 +149,9 @@ func (a *Adapter) chatBody(c *llm.Call) ([]byte, error) {
 		}
 		if wantUsage && !r.IncludeUsage() {
 			// Usage is always asked for, so that every call is accounted; the dialect
-			// drops the extra chunk for clients that did not ask.
-			if b, err = sjson.SetRawBytes(b, "stream_options", []byte(`{"include_usage":true}`)); err != nil {
+			// drops the extra chunk for clients that did not ask. Only include_usage is
+			// set: the client's other stream options (include_obfuscation) stay.
+			if b, err = sjson.SetBytes(b, "stream_options.include_usage", true); err != nil {
 				return nil, fmt.Errorf("openai: patch stream_options: %w", err)
 			}
 		}
@@ -234,7 +235,7 @@ func (a *Adapter) needsRewrite(r *openai.ChatRequest) bool {
 	if p.RequiredToAny && r.ToolChoice != nil && r.ToolChoice.Mode == "required" {
 		return true
 	}
-	if r.TopK != nil && p.Name == "openai" {
+	if r.TopK != nil && (p.Name == "openai" || p.Name == "azure") {
 		return true
 	}
 	if r.Thinking != nil || hasToolCacheControl(r.Tools) {
@@ -408,19 +409,26 @@ func errorInBody(body []byte) *llm.Error {
 		return nil
 	}
 	k := llm.KindUpstream
-	switch eb.Error.Type {
-	case "invalid_request_error":
-		k = llm.KindInvalidRequest
-	case "rate_limit_exceeded", "rate_limit_error":
-		k = llm.KindRateLimit
-	case "insufficient_quota":
+	// OpenAI names a rate limit in code (type is "requests" or "tokens"); OpenRouter gives
+	// the HTTP status as a numeric code.
+	var code string
+	var status int
+	if json.Unmarshal(eb.Error.Code, &code) != nil && json.Unmarshal(eb.Error.Code, &status) == nil && status >= 400 {
+		k = llm.KindForStatus(status)
+	}
+	switch {
+	case eb.Error.Type == "insufficient_quota" || code == "insufficient_quota":
 		k = llm.KindQuota
+	case eb.Error.Type == "rate_limit_exceeded" || eb.Error.Type == "rate_limit_error" || code == "rate_limit_exceeded":
+		k = llm.KindRateLimit
+	case eb.Error.Type == "invalid_request_error":
+		k = llm.KindInvalidRequest
 	}
 	msg := eb.Error.Message
 	if msg == "" {
 		msg = "upstream error"
 	}
-	return &llm.Error{Kind: k, Message: msg}
+	return &llm.Error{Kind: k, Message: msg, Code: code}
 }
 
 // DecodeError maps an OpenAI-shaped error answer.
@@ -463,14 +471,31 @@ type chunkReader struct {
 	r       *sse.Reader
 	done    bool
 	keepRaw bool
+	err     error             // the error that ended the stream, returned again
+	usage   *openai.ChatChunk // a usage report split off the last chunk, returned next
 }
 
 var doneMarker = []byte("[DONE]")
 
 func (c *chunkReader) Next() (*openai.ChatChunk, error) {
+	if u := c.usage; u != nil {
+		c.usage = nil
+		return u, nil
+	}
 	if c.done {
 		return nil, io.EOF
 	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	ch, err := c.next()
+	if err != nil && err != io.EOF {
+		c.err = err // an error ends the stream: what follows it is not read
+	}
+	return ch, err
+}
+
+func (c *chunkReader) next() (*openai.ChatChunk, error) {
 	for {
 		ev, err := c.r.Next()
 		if err != nil {
@@ -511,6 +536,19 @@ func (c *chunkReader) Next() (*openai.ChatChunk, error) {
 		}
 		if c.keepRaw && len(ch.Choices) > 0 {
 			ch.Raw = append([]byte(nil), data...)
+		}
+		if ch.Usage != nil && len(ch.Choices) > 0 {
+			// Usage on a chunk with choices (DeepSeek, Mistral, Groq's x_groq, vLLM's
+			// continuous usage): the reader's contract is a separate usage chunk after it,
+			// which an OpenAI client gets only if it asked, as from OpenAI.
+			c.usage = &openai.ChatChunk{ID: ch.ID, Object: ch.Object, Created: ch.Created, Model: ch.Model,
+				SystemFingerprint: ch.SystemFingerprint, Usage: ch.Usage}
+			ch.Usage = nil
+			if ch.Raw != nil && gjson.GetBytes(ch.Raw, "usage").Exists() {
+				if raw, err := sjson.DeleteBytes(ch.Raw, "usage"); err == nil {
+					ch.Raw = raw
+				}
+			}
 		}
 		return &ch, nil
 	}

@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+
+	sdk "github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
+	"github.com/pylon-gateway/pylon/internal/testutil"
+	"github.com/pylon-gateway/pylon/internal/testutil/fakellm"
+)
+
+// A provider with two keys: the one the provider refuses is set aside and the call goes
+// through with the other, on the same target; the refused key is not used again.
+func TestLLMKeyRotation(t *testing.T) {
+	up := fakellm.OpenAI(t)
+	up.Key = "sk-good"
+	g := testutil.StartGateway(t, llmConfig(fmt.Sprintf(`
+  - {name: oa, type: openai, base_url: %s/v1, api_keys: [{value: sk-bad, weight: 1000}, {value: sk-good, weight: 1}]}`, up.URL), `
+  - {name: chat, targets: [{provider: oa, model: m}]}`))
+	client := openaiClient(g)
+	for i := range 5 {
+		var resp *http.Response
+		_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "chat",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}, option.WithResponseInto(&resp))
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	bad := 0
+	for _, r := range up.Received() {
+		if r.Header.Get("Authorization") == "Bearer sk-bad" {
+			bad++
+		}
+	}
+	if bad != 1 {
+		t.Fatalf("the refused key was sent %d times; want once, then set aside", bad)
+	}
+}
+
+// Providers come from the standard environment variables when providers_from_env is on,
+// and bare model names reach them by prefix.
+func TestLLMProvidersFromEnv(t *testing.T) {
+	oa, an := fakellm.OpenAI(t), fakellm.Anthropic(t)
+	oa.Key, an.Key = "sk-env-openai", "sk-env-anthropic"
+	t.Setenv("OPENAI_API_KEY", oa.Key)
+	t.Setenv("OPENAI_BASE_URL", oa.URL+"/v1")
+	t.Setenv("ANTHROPIC_API_KEY", an.Key)
+	t.Setenv("ANTHROPIC_BASE_URL", an.URL+"/v1")
+	g := testutil.StartGateway(t, `
+admin: {address: 127.0.0.1:0}
+listeners:
+  - name: public
+    address: 127.0.0.1:0
+    virtual_hosts:
+      - domains: ["*"]
+        routes:
+          - match: {prefix: /v1/}
+            llm: {}
+llm: {providers_from_env: true}
+`)
+	client := openaiClient(g)
+	for model, want := range map[string]string{"gpt-4o-mini": "openai", "claude-haiku-4-5": "anthropic", "openai/gpt-4.1": "openai"} {
+		var resp *http.Response
+		_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: model,
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}, option.WithResponseInto(&resp))
+		if err != nil {
+			t.Fatalf("%s: %v", model, err)
+		}
+		if got := resp.Header.Get("X-Pylon-Provider"); got != want {
+			t.Fatalf("%s served by %q, want %q", model, got, want)
+		}
+	}
+}
+
+// Embeddings, legacy completions and the Responses API pass through to OpenAI providers;
+// count_tokens answers an Anthropic client with an estimate.
+func TestLLMPassthroughEndpoints(t *testing.T) {
+	up := fakellm.OpenAI(t)
+	g := testutil.StartGateway(t, llmConfig(fmt.Sprintf(`
+  - {name: oa, type: openai, base_url: %s/v1, api_keys: [{value: k}], models: [text-embedding-3-small, gpt-3.5-turbo-instruct, gpt-4o]}`, up.URL), `
+  - {name: embed, targets: [{provider: oa, model: text-embedding-3-small}]}`))
+	client := openaiClient(g)
+	up.Script(fakellm.Reply{PromptTokens: 4})
+	e, err := client.Embeddings.New(context.Background(), openai.EmbeddingNewParams{Model: "embed",
+		Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("hello")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Data) != 1 || len(e.Data[0].Embedding) != 3 || up.Last(t).JSON(t)["model"] != "text-embedding-3-small" {
+		t.Fatalf("embeddings %+v, upstream %v", e, up.Last(t).JSON(t))
+	}
+	up.Script(fakellm.Reply{Text: "legacy", PromptTokens: 2, CompletionTokens: 1})
+	c, err := client.Completions.New(context.Background(), openai.CompletionNewParams{Model: "gpt-3.5-turbo-instruct",
+		Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("say")}})
+	if err != nil || c.Choices[0].Text != "legacy" {
+		t.Fatalf("completions %+v %v", c, err)
+	}
+	// The fake has no /responses: its 404 reaches the client as OpenAI's error.
+	_, err = client.Responses.New(context.Background(), responses.ResponseNewParams{Model: "gpt-4o",
+		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")}})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 404 || up.Last(t).Path != "/v1/responses" {
+		t.Fatalf("responses: %v (upstream path %s)", err, up.Last(t).Path)
+	}
+
+	ac := anthropicClient(g)
+	n, err := ac.Messages.CountTokens(context.Background(), sdk.MessageCountTokensParams{Model: "gpt-4o",
+		Messages: []sdk.MessageParam{sdk.NewUserMessage(sdk.NewTextBlock("Hello, world! How many tokens is this sentence?"))}})
+	if err != nil || n.InputTokens < 11 || n.InputTokens > 30 {
+		t.Fatalf("count_tokens %+v %v", n, err)
+	}
+}
