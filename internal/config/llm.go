@@ -89,6 +89,16 @@ type LLM struct {
 	MaxRequestBytes int64 `yaml:"max_request_bytes,omitempty" json:"max_request_bytes,omitempty"`
 	// PriceFile overrides or extends the built-in price table (see docs/llm-usage.md).
 	PriceFile string `yaml:"price_file,omitempty" json:"price_file,omitempty"`
+	// Cache, when set, answers repeated identical chat requests from a cache.
+	Cache *LLMCache `yaml:"cache,omitempty" json:"cache,omitempty"`
+}
+
+// LLMCache is the exact-match response cache of chat calls.
+type LLMCache struct {
+	// TTL is how long an answer is served from the cache (default 5m).
+	TTL Duration `yaml:"ttl,omitempty" json:"ttl,omitempty"`
+	// MaxBytes bounds the in-process cache (default 64 MiB).
+	MaxBytes int64 `yaml:"max_bytes,omitempty" json:"max_bytes,omitempty"`
 }
 
 // RouteLLM is the llm route action: the request's model picks the targets.

@@ -87,6 +87,14 @@ func llmDefaults(c *Config, getenv func(string) string) {
 	if c.LLM.MaxRequestBytes == 0 {
 		c.LLM.MaxRequestBytes = DefaultMaxRequestBytes
 	}
+	if cc := c.LLM.Cache; cc != nil {
+		if cc.TTL == 0 {
+			cc.TTL = Duration(5 * time.Minute)
+		}
+		if cc.MaxBytes == 0 {
+			cc.MaxBytes = 64 << 20
+		}
+	}
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		if p.BaseURL == "" {
@@ -152,6 +160,14 @@ func (v *validator) llm(c *Config, clusters map[string]bool) {
 	}
 	if c.LLM.MaxRequestBytes < 0 {
 		v.add("llm.max_request_bytes", "must not be negative")
+	}
+	if cc := c.LLM.Cache; cc != nil {
+		if cc.TTL < 0 {
+			v.add("llm.cache.ttl", "must not be negative")
+		}
+		if cc.MaxBytes < 0 {
+			v.add("llm.cache.max_bytes", "must not be negative")
+		}
 	}
 	if c.LLM.PriceFile != "" {
 		if err := regularFile(c.LLM.PriceFile); err != nil {

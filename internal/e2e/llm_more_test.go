@@ -116,3 +116,59 @@ func TestLLMPassthroughEndpoints(t *testing.T) {
 		t.Fatalf("count_tokens %+v %v", n, err)
 	}
 }
+
+// The response cache: a repeated request is a hit (plain and replayed as a stream the SDK
+// accepts), bypass and refresh do what they say, and a hit counts what it saved.
+func TestLLMResponseCache(t *testing.T) {
+	up := fakellm.OpenAI(t)
+	g := testutil.StartGateway(t, llmConfig(fmt.Sprintf(`
+  - {name: oa, type: openai, base_url: %s/v1, api_keys: [{value: k}], models: [gpt-4o-mini]}`, up.URL), `
+  - {name: chat, targets: [{provider: oa, model: gpt-4o-mini}]}
+llm:
+  cache: {ttl: 1m}`))
+	client := openaiClient(g)
+	params := openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("cache me")}}
+	up.Script(fakellm.Reply{Text: "cached answer", PromptTokens: 10, CompletionTokens: 2})
+	call := func(opts ...option.RequestOption) (string, string) {
+		var resp *http.Response
+		c, err := client.Chat.Completions.New(context.Background(), params, append(opts, option.WithResponseInto(&resp))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Choices[0].Message.Content, resp.Header.Get("X-Pylon-Cache")
+	}
+	if text, st := call(); text != "cached answer" || st != "miss" {
+		t.Fatalf("first call %q %q", text, st)
+	}
+	if text, st := call(); text != "cached answer" || st != "hit" {
+		t.Fatalf("second call %q %q", text, st)
+	}
+	if n := len(up.Received()); n != 1 {
+		t.Fatalf("upstream called %d times", n)
+	}
+	// A streamed request for the same thing is replayed from the cache as a stream.
+	st := client.Chat.Completions.NewStreaming(context.Background(), params)
+	acc := openai.ChatCompletionAccumulator{}
+	for st.Next() {
+		acc.AddChunk(st.Current())
+	}
+	if st.Err() != nil || acc.Choices[0].Message.Content != "cached answer" || acc.Choices[0].FinishReason != "stop" || len(up.Received()) != 1 {
+		t.Fatalf("streamed hit: %v %+v (upstream calls %d)", st.Err(), acc.Choices, len(up.Received()))
+	}
+	up.Script(fakellm.Reply{Text: "fresh answer"})
+	if text, st := call(option.WithHeader("X-Pylon-Cache-Control", "bypass")); text != "fresh answer" || st != "bypass" {
+		t.Fatalf("bypass %q %q", text, st)
+	}
+	if text, _ := call(); text != "cached answer" {
+		t.Fatalf("bypass must not write: %q", text)
+	}
+	if text, st := call(option.WithHeader("X-Pylon-Cache-Control", "refresh")); text != "fresh answer" || st != "refresh" {
+		t.Fatalf("refresh %q %q", text, st)
+	}
+	if text, st := call(); text != "fresh answer" || st != "hit" {
+		t.Fatalf("after refresh %q %q", text, st)
+	}
+	if v := g.Metric(`pylon_llm_cache_saved_tokens_total{model="gpt-4o-mini",provider="oa"}`); v != "36" {
+		t.Fatalf("saved tokens %q", v)
+	}
+}

@@ -19,6 +19,10 @@ type LLM struct {
 	AddedLatency  prometheus.Histogram     // seconds Pylon added: parsing, routing, translation
 	Fallbacks     *prometheus.CounterVec   // model: attempts beyond the first
 	AttemptErrors *prometheus.CounterVec   // provider, kind: failed attempts
+
+	CacheHits        *prometheus.CounterVec // provider, model: answers served from the cache
+	CacheSavedTokens *prometheus.CounterVec // provider, model: tokens a hit did not spend
+	CacheSavedCost   *prometheus.CounterVec // provider, model: USD a hit did not spend
 }
 
 // LLM returns the registry's LLM metrics, registering them on first use.
@@ -54,6 +58,13 @@ func (r *Registry) newLLM() {
 		AttemptErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pylon_llm_attempt_errors_total",
 			Help: "Failed attempts by provider and error kind."}, []string{"provider", "kind"}),
 	}
+	m.CacheHits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pylon_llm_cache_hits_total",
+		Help: "Chat calls answered from the response cache."}, pm)
+	m.CacheSavedTokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pylon_llm_cache_saved_tokens_total",
+		Help: "Tokens the response cache saved."}, pm)
+	m.CacheSavedCost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pylon_llm_cache_saved_usd_total",
+		Help: "Cost in USD the response cache saved."}, pm)
+	r.reg.MustRegister(m.CacheHits, m.CacheSavedTokens, m.CacheSavedCost)
 	r.reg.MustRegister(m.Requests, m.Tokens, m.Cost, m.CostUnknown, m.TTFT, m.TPOT, m.Duration, m.AddedLatency, m.Fallbacks, m.AttemptErrors)
 	r.llm = m
 }

@@ -19,6 +19,7 @@ type accounting struct {
 	attempts     int
 	upstream     time.Duration // time spent waiting on providers, every attempt
 	outputChunks int
+	cacheKey     string // where to cache the answer; "" for nowhere
 
 	recorded bool
 	usage    usage.Usage

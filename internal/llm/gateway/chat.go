@@ -25,6 +25,7 @@ type exchange struct {
 	host    *lb.Host
 	cluster *cluster.Cluster
 	adapter llm.Adapter
+	ctx     context.Context
 	sent    time.Time
 }
 
@@ -55,7 +56,7 @@ func (g *Gateway) call(ctx context.Context, r *http.Request, info *stream.Info, 
 
 // send sends a built request through the provider's cluster (or the in-process demo).
 func (g *Gateway) send(ctx context.Context, cancel context.CancelFunc, r *http.Request, info *stream.Info, p *provider, req *http.Request) (*exchange, *llm.Error) {
-	x := &exchange{cancel: cancel, cluster: p.cluster, adapter: p.adapter}
+	x := &exchange{cancel: cancel, cluster: p.cluster, adapter: p.adapter, ctx: ctx}
 	tr := p.transport
 	if tr == nil {
 		host := p.cluster.Pick(r, info.RemoteIP)
@@ -174,6 +175,16 @@ func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, info *stream
 		return
 	}
 	acct := &accounting{g: g, start: start, model: req.Model}
+	if g.cache != nil {
+		key, hit, state := g.cacheLookup(r.Context(), r, req)
+		w.Header()[cacheStatusHeader] = []string{state}
+		if hit != nil {
+			info.Details = "llm_cache_hit"
+			g.serveHit(w, d, req, hit)
+			return
+		}
+		acct.cacheKey = key
+	}
 	var last *llm.Error
 	// Targets in plan order; a target whose key was set aside (refused or rate-limited
 	// while the provider has other keys) is tried again with another key. Attempts are
@@ -264,7 +275,7 @@ func (g *Gateway) writeChat(w http.ResponseWriter, d llm.Dialect, req *openai.Ch
 		}
 		return false, le
 	}
-	if d != llm.Dialect(openaiDialect) {
+	if d != llm.Dialect(openaiDialect) || acct.cacheKey != "" {
 		if err := out.Decode(); err != nil {
 			x.done(502, err)
 			return false, llm.Errorf(llm.KindUpstream, "decoding the provider's answer: %v", err)
@@ -273,6 +284,7 @@ func (g *Gateway) writeChat(w http.ResponseWriter, d llm.Dialect, req *openai.Ch
 	x.done(x.resp.StatusCode, nil)
 	acct.finish(out.Usage, true)
 	acct.setHeaders(w.Header())
+	g.cacheStore(context.WithoutCancel(x.ctx), acct.cacheKey, out, acct.target)
 	d.WriteChat(w, out, req)
 	return true, nil
 }

@@ -26,6 +26,7 @@ import (
 // One per process.
 type Shared struct {
 	cooldowns *cooldowns
+	memory    memoryCaches
 }
 
 // NewShared returns the process-wide LLM state.
@@ -41,6 +42,7 @@ type Gateway struct {
 	maxAttempts int
 	maxBody     int64
 	prices      *usage.Table
+	cache       *responseCache
 	estimator   usage.Estimator
 	metrics     *stats.LLM
 	log         *slog.Logger
@@ -96,6 +98,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		return nil, errors.Join(errs...)
 	}
 	g.router = newRouter(cfg, g.providers, opts.Shared.cooldowns)
+	g.cache = newResponseCache(cfg.LLM.Cache, opts.Shared)
 	return g, nil
 }
 

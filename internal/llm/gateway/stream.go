@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/pylon-gateway/pylon/internal/llm"
+	"github.com/pylon-gateway/pylon/internal/llm/cache"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
 )
 
@@ -21,6 +23,10 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 	var sw llm.StreamWriter
 	var usage *openai.Usage
 	var firstToken time.Time
+	var acc *cache.Accumulator
+	if acct.cacheKey != "" {
+		acc = new(cache.Accumulator)
+	}
 	for {
 		ch, err := cr.Next()
 		if err != nil {
@@ -32,6 +38,9 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 				}
 				acct.streamed(firstToken, usage)
 				acct.finish(usage, true)
+				if acc != nil && acc.Complete() {
+					g.cacheStore(context.WithoutCancel(x.ctx), acct.cacheKey, acc.Response(), acct.target)
+				}
 				sw.Close()
 				return true, nil
 			}
@@ -52,6 +61,9 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 		}
 		if ch.Usage != nil {
 			usage = ch.Usage
+		}
+		if acc != nil {
+			acc.Add(ch)
 		}
 		if sw == nil {
 			if !meaningful(ch) {

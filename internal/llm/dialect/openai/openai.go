@@ -3,10 +3,12 @@
 package openai
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/llm"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
 	"github.com/pylon-gateway/pylon/internal/llm/sse"
+	"github.com/tidwall/gjson"
 )
 
 // Dialect is the OpenAI client dialect.
@@ -25,7 +28,7 @@ var _ llm.Dialect = Dialect{}
 func (Dialect) ParseChat(body []byte) (*openai.ChatRequest, *llm.Error) {
 	req := new(openai.ChatRequest)
 	if err := json.Unmarshal(body, req); err != nil {
-		return nil, JSONError(err)
+		return nil, jsonError(body, err)
 	}
 	if e := Validate(req); e != nil {
 		return nil, e
@@ -35,16 +38,184 @@ func (Dialect) ParseChat(body []byte) (*openai.ChatRequest, *llm.Error) {
 }
 
 // JSONError turns a decoding error into a 400 naming the field when it can.
-func JSONError(err error) *llm.Error {
+func JSONError(err error) *llm.Error { return jsonError(nil, err) }
+
+// jsonError is JSONError with the body at hand, so that the field is named as OpenAI names
+// it, with array indices (messages[1].content; encoding/json says messages.content), and
+// the errors of the fields that decode themselves (content, tool_choice, stop) name them.
+func jsonError(body []byte, err error) *llm.Error {
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return llm.InvalidParam(te.Field, "expected %s, got %s", te.Type.String(), te.Value)
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return &llm.Error{Kind: llm.KindInvalidRequest, Message: "invalid request body: expected a JSON object, got " + te.Value}
+		}
+		param := te.Field
+		if p := paramAt(body, te); p != "" {
+			param = p
+		}
+		return llm.InvalidParam(param, "expected %s, got %s", wantKind(te.Type), te.Value)
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return &llm.Error{Kind: llm.KindInvalidRequest, Message: fmt.Sprintf("the body is not valid JSON: %v (at byte %d)", err, se.Offset)}
 	}
+	if p := shapeParam(body); p != "" {
+		return llm.InvalidParam(p, "%v", err)
+	}
 	return &llm.Error{Kind: llm.KindInvalidRequest, Message: "invalid request body: " + err.Error()}
+}
+
+// paramAt returns the path, OpenAI style, of the value encoding/json failed on: the first
+// value of body at field (messages.content, its path without indices) of the JSON kind the
+// error names that ends at or after offset. The offset of a field that decodes itself is
+// relative to that field, hence the checks of path and kind. "" when not found.
+func paramAt(body []byte, te *json.UnmarshalTypeError) string {
+	type frame struct {
+		array   bool
+		index   int
+		key     string
+		wantKey bool
+	}
+	var stack []frame
+	advance := func() {
+		if n := len(stack); n > 0 {
+			if stack[n-1].array {
+				stack[n-1].index++
+			} else {
+				stack[n-1].wantKey = true
+			}
+		}
+	}
+	kind, _, _ := strings.Cut(te.Value, " ") // "number 1.5" -> "number"
+	var field, path strings.Builder
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	for body != nil {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		d, isDelim := tok.(json.Delim)
+		if isDelim && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			advance()
+			continue
+		}
+		if n := len(stack); n > 0 && stack[n-1].wantKey {
+			stack[n-1].key, _ = tok.(string)
+			stack[n-1].wantKey = false
+			continue
+		}
+		if dec.InputOffset() >= te.Offset && jsonKind(tok) == kind {
+			field.Reset()
+			path.Reset()
+			for i, f := range stack {
+				if f.array {
+					path.WriteString("[" + strconv.Itoa(f.index) + "]")
+					continue
+				}
+				if i > 0 {
+					path.WriteByte('.')
+					field.WriteByte('.')
+				}
+				path.WriteString(f.key)
+				field.WriteString(f.key)
+			}
+			if field.String() == te.Field {
+				return path.String()
+			}
+		}
+		if isDelim {
+			stack = append(stack, frame{array: d == '[', wantKey: d == '{'})
+			continue
+		}
+		advance()
+	}
+	return ""
+}
+
+// wantKind names the JSON a Go type decodes from, for a client that knows no Go.
+func wantKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	}
+	return t.String()
+}
+
+// jsonKind names a token's JSON kind as json.UnmarshalTypeError.Value does.
+func jsonKind(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '[' {
+			return "array"
+		}
+		return "object"
+	case json.Number:
+		return "number"
+	case string:
+		return "string"
+	case bool:
+		return "bool"
+	}
+	return "null"
+}
+
+// shapeParam names the first field that decodes itself and has the wrong shape: a message
+// content that is not a string, an array or null; a tool_choice that is not a known mode
+// or an object naming a function; a stop that is not a string or an array of strings.
+func shapeParam(body []byte) string {
+	if body == nil || !gjson.ValidBytes(body) {
+		return ""
+	}
+	doc := gjson.ParseBytes(body)
+	param := ""
+	doc.Get("messages").ForEach(func(i, m gjson.Result) bool {
+		c := m.Get("content")
+		if c.Exists() && c.Type != gjson.String && c.Type != gjson.Null && !c.IsArray() {
+			param = "messages[" + strconv.Itoa(int(i.Int())) + "].content"
+			return false
+		}
+		return true
+	})
+	if param != "" {
+		return param
+	}
+	if tc := doc.Get("tool_choice"); tc.Exists() {
+		switch {
+		case tc.Type == gjson.String:
+			if m := tc.String(); m != "none" && m != "auto" && m != "required" {
+				return "tool_choice"
+			}
+		case !tc.IsObject() || tc.Get("function.name").String() == "":
+			return "tool_choice"
+		}
+	}
+	if st := doc.Get("stop"); st.Exists() && st.Type != gjson.String && st.Type != gjson.Null {
+		if !st.IsArray() {
+			return "stop"
+		}
+		for _, s := range st.Array() {
+			if s.Type != gjson.String {
+				return "stop"
+			}
+		}
+	}
+	return ""
 }
 
 var roles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
@@ -292,7 +463,12 @@ func (s *streamWriter) event(data []byte) error {
 	if _, err := s.w.Write(s.buf); err != nil {
 		return err
 	}
-	return http.NewResponseController(s.w).Flush()
+	// A writer that cannot flush (a wrapper without Unwrap) still carries the stream: only
+	// a failed write means the client went away.
+	if err := http.NewResponseController(s.w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
 }
 
 func (s *streamWriter) Close() error {

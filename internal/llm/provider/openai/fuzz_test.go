@@ -80,7 +80,7 @@ const typicalBody = `{"model":"chat-default","max_completion_tokens":1024,"tempe
 
 func BenchmarkChatRequest(b *testing.B) {
 	for _, bc := range []struct{ name, profile string }{
-		{"raw", "openai"},         // the client's body, model patched, include_usage injected
+		{"raw", "openai"},        // the client's body, model patched, include_usage injected
 		{"reencode", "deepseek"}, // developer -> system: the canonical request re-encoded
 		{"mistral", "mistral"},   // re-encoded with short tool ids
 	} {
