@@ -156,6 +156,13 @@ type ChunkReader interface {
 	io.Closer
 }
 
+// Ready is implemented by chunk readers that can tell whether their next chunk is already
+// buffered. The gateway then holds the client flush, so that chunks that arrived together
+// leave together; a chunk that arrives alone is flushed at once.
+type Ready interface {
+	Ready() bool
+}
+
 // ErrTruncated is the error of a stream that ended before the provider said it was done.
 func ErrTruncated() *Error { return Errorf(KindUpstream, "upstream stream truncated") }
 

@@ -19,6 +19,9 @@ import (
 func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Dialect, req *openai.ChatRequest, c *llm.Call, x *exchange, acct *accounting) (bool, *llm.Error) {
 	cr := x.adapter.ChatStream(x.resp, c)
 	defer cr.Close()
+	ready, _ := cr.(llm.Ready)
+	cw := &coalescer{ResponseWriter: w}
+	w = cw
 	var held []*openai.ChatChunk
 	var sw llm.StreamWriter
 	var usage *openai.Usage
@@ -38,6 +41,7 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 				}
 				acct.streamed(firstToken, usage)
 				acct.finish(usage, true)
+				cw.hold = false
 				if acc != nil && acc.Complete() {
 					g.cacheStore(context.WithoutCancel(x.ctx), acct.cacheKey, acc.Response(), acct.target)
 				}
@@ -56,6 +60,7 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 			acct.streamed(firstToken, usage)
 			acct.finish(usage, false)
 			acct.failed(le)
+			cw.hold = false
 			sw.Fail(le)
 			return true, nil
 		}
@@ -65,6 +70,7 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 		if acc != nil {
 			acc.Add(ch)
 		}
+		cw.hold = ready != nil && ready.Ready()
 		if sw == nil {
 			if !meaningful(ch) {
 				held = append(held, ch)
@@ -110,3 +116,26 @@ func meaningful(ch *openai.ChatChunk) bool {
 	}
 	return false
 }
+
+// coalescer holds the dialect's flushes while the provider's next chunk is already
+// buffered: the events that arrived in one read leave in one write, and an event that
+// arrives alone is flushed at once, so streams stay event by event for the client.
+type coalescer struct {
+	http.ResponseWriter
+	hold bool
+}
+
+func (c *coalescer) Flush() {
+	if !c.hold {
+		http.NewResponseController(c.ResponseWriter).Flush()
+	}
+}
+
+func (c *coalescer) FlushError() error {
+	if c.hold {
+		return nil
+	}
+	return http.NewResponseController(c.ResponseWriter).Flush()
+}
+
+func (c *coalescer) Unwrap() http.ResponseWriter { return c.ResponseWriter }

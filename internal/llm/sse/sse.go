@@ -138,6 +138,20 @@ func (r *Reader) line() ([]byte, error) {
 	}
 }
 
+// Ready reports whether a whole event (up to its blank line) is already buffered, so that
+// Next will return without waiting for the network. Writers use it to send together the
+// events that arrived together, and each event that arrives alone at once.
+func (r *Reader) Ready() bool {
+	b := r.buf[r.start:r.end]
+	return bytes.Contains(b, lfLF) || bytes.Contains(b, crlfCRLF) || bytes.Contains(b, crCR)
+}
+
+var (
+	lfLF     = []byte("\n\n")
+	crlfCRLF = []byte("\r\n\r\n")
+	crCR     = []byte("\r\r")
+)
+
 // AppendEvent appends one event to b: an "event:" line when name is set, then data, which
 // must not contain newlines (JSON from encoding/json never does), then the empty line.
 func AppendEvent(b []byte, name string, data []byte) []byte {

@@ -28,6 +28,9 @@ func NewStreamReader(body io.ReadCloser, model string, status int, created int64
 	return &stream{body: body, sr: sse.NewReader(body), model: model, status: status, created: created}
 }
 
+// Ready reports whether the next chunk is already queued or buffered (see llm.Ready).
+func (s *stream) Ready() bool { return s.qi < len(s.queue) || s.sr.Ready() }
+
 type blockKind uint8
 
 const (

@@ -477,6 +477,9 @@ type chunkReader struct {
 
 var doneMarker = []byte("[DONE]")
 
+// Ready reports whether the next chunk is already buffered (see llm.Ready).
+func (c *chunkReader) Ready() bool { return c.usage != nil || c.r.Ready() }
+
 func (c *chunkReader) Next() (*openai.ChatChunk, error) {
 	if u := c.usage; u != nil {
 		c.usage = nil
