@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/openai/openai-go/v3"
@@ -170,5 +171,32 @@ llm:
 	}
 	if v := g.Metric(`pylon_llm_cache_saved_tokens_total{model="gpt-4o-mini",provider="oa"}`); v != "36" {
 		t.Fatalf("saved tokens %q", v)
+	}
+}
+
+// Events that arrive apart leave apart: with a pause between the provider's events, the
+// client sees the first words long before the stream ends (nothing is held back).
+func TestLLMStreamIsNotBuffered(t *testing.T) {
+	up := fakellm.OpenAI(t)
+	g := testutil.StartGateway(t, llmConfig(fmt.Sprintf(`
+  - {name: oa, type: openai, base_url: %s/v1, api_keys: [{value: k}], models: [m]}`, up.URL), `
+  - {name: chat, targets: [{provider: oa, model: m}]}`))
+	up.Script(fakellm.Reply{Text: "one two three four", ChunkDelay: 150 * time.Millisecond})
+	client := openaiClient(g)
+	start := time.Now()
+	st := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: "m",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+	var first time.Duration
+	for st.Next() {
+		if c := st.Current(); first == 0 && len(c.Choices) > 0 && c.Choices[0].Delta.Content != "" {
+			first = time.Since(start)
+		}
+	}
+	total := time.Since(start)
+	if st.Err() != nil || first == 0 {
+		t.Fatalf("stream: %v, first content at %v", st.Err(), first)
+	}
+	if total-first < 400*time.Millisecond {
+		t.Fatalf("first content at %v of %v: the stream was held back", first, total)
 	}
 }
