@@ -275,8 +275,13 @@ loop:
 	for _, s := range samples {
 		fmt.Fprintf(&report, "  %-8s %10.0f %9.1f MiB %8.1f MiB\n", s.when, s.goroutines, s.rss/(1<<20), float64(s.vmRSSKiB)/1024)
 	}
+	var counters []string
+	for _, name := range []string{"upstream_rq_retry", "upstream_rq_retry_success", "upstream_rq_retry_overflow",
+		"upstream_cx_connect_fail", "outlier_detection.ejections_enforced_total", "health_check.attempt", "health_check.failure", "health_check.network_failure"} {
+		counters = append(counters, name+" "+statFrom(t, admin, "cluster.svc."+name))
+	}
+	fmt.Fprintf(&report, "  pylon counters (cluster svc): %s\n", strings.Join(counters, ", "))
 	t.Log("\n" + report.String())
-	fmt.Fprint(os.Stderr, report.String())
 
 	if saveable > 0 || cut > 0 {
 		t.Errorf("%d requests failed (%d the retry policy should have saved, %d cut mid-response); first ones:\n  %s",

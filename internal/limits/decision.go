@@ -192,7 +192,7 @@ type Reservation struct {
 }
 
 // Tokens and Cost are the estimates the reservation holds.
-func (r Reservation) Tokens() int64      { return r.tokens }
+func (r Reservation) Tokens() int64     { return r.tokens }
 func (r Reservation) Cost() usage.Money { return r.cost }
 
 // verdict is one limit's evaluation, shared by both implementations (the

@@ -100,8 +100,8 @@ const (
 type API struct {
 	Meta
 	TenantID    string    `json:"tenant_id"`
-	Name        string    `json:"name"`    // slug
-	Version     string    `json:"version"` // "v1", "1.2.0"
+	Name        string    `json:"name"`        // slug
+	APIVersion  string    `json:"api_version"` // "v1", "1.2.0"; not Meta.Version
 	Title       string    `json:"title,omitempty"`
 	Description string    `json:"description,omitempty"`
 	Lifecycle   Lifecycle `json:"lifecycle"`
@@ -191,7 +191,7 @@ type PromptAPI struct {
 	Meta
 	TenantID    string          `json:"tenant_id"`
 	Name        string          `json:"name"`
-	Version     string          `json:"version"`
+	APIVersion  string          `json:"api_version"`
 	Description string          `json:"description,omitempty"`
 	Model       string          `json:"model"`
 	Template    string          `json:"template"`     // "{{var}}" placeholders, see TemplateVariables

@@ -167,16 +167,16 @@ func (s *Scopes) Validate() error {
 // starting with a letter or digit.
 func checkVersion(v string) error {
 	if v == "" {
-		return invalid("version", "required")
+		return invalid("api_version", "required")
 	}
 	if len(v) > maxVersion {
-		return invalid("version", "at most %d characters", maxVersion)
+		return invalid("api_version", "at most %d characters", maxVersion)
 	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || i > 0 && (c == '.' || c == '-' || c == '_')
 		if !ok {
-			return invalid("version", "want letters, digits, '.', '-' or '_', like v1 or 1.2.0, got %q", truncate(v, 40))
+			return invalid("api_version", "want letters, digits, '.', '-' or '_', like v1 or 1.2.0, got %q", truncate(v, 40))
 		}
 	}
 	return nil
@@ -184,7 +184,7 @@ func checkVersion(v string) error {
 
 // Validate checks the fields a caller sets; Lifecycle is set by the store.
 func (a *API) Validate() error {
-	return first(required("tenant_id", a.TenantID), checkSlug("name", a.Name), checkVersion(a.Version),
+	return first(required("tenant_id", a.TenantID), checkSlug("name", a.Name), checkVersion(a.APIVersion),
 		checkText("title", a.Title, maxText, false), checkText("description", a.Description, maxDescription, true))
 }
 
@@ -243,7 +243,7 @@ func (l *Limit) Validate() error {
 // Validate checks the fields a caller sets, including that every placeholder of the
 // template is declared in the input schema.
 func (p *PromptAPI) Validate() error {
-	if err := first(required("tenant_id", p.TenantID), checkSlug("name", p.Name), checkVersion(p.Version),
+	if err := first(required("tenant_id", p.TenantID), checkSlug("name", p.Name), checkVersion(p.APIVersion),
 		checkText("description", p.Description, maxDescription, true)); err != nil {
 		return err
 	}

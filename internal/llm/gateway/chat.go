@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -93,7 +94,15 @@ func (g *Gateway) send(ctx context.Context, cancel context.CancelFunc, r *http.R
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		resp.Body.Close()
 		x.done(resp.StatusCode, nil)
-		return nil, p.adapter.DecodeError(resp, body)
+		e := p.adapter.DecodeError(resp, body)
+		if e.Kind == llm.KindAuthentication || e.Kind == llm.KindPermission {
+			// The provider's message may quote Pylon's key (OpenAI shows its last
+			// characters): the client gets a message of Pylon's own, the log the provider's.
+			g.log.Warn("llm provider refused the gateway's credentials", "provider", p.name, "status", resp.StatusCode, "message", e.Message)
+			e.Message = fmt.Sprintf("provider %s refused the gateway's credentials (HTTP %d)", p.name, resp.StatusCode)
+			e.Code, e.Param = "", ""
+		}
+		return nil, e
 	}
 	return x, nil
 }

@@ -239,6 +239,10 @@ func (g *Gateway) readBody(r *http.Request) ([]byte, *llm.Error) {
 			return nil, llm.Errorf(llm.KindInvalidRequest, "reading the request body: %v", err)
 		}
 	}
+	// The last read may have brought the body over the limit along with io.EOF.
+	if int64(len(buf)) > g.maxBody {
+		return nil, llm.Errorf(llm.KindTooLarge, "the request body is larger than the limit of %d bytes", g.maxBody)
+	}
 	if len(buf) == 0 {
 		return nil, llm.Errorf(llm.KindInvalidRequest, "the request body is empty: a JSON object is expected")
 	}

@@ -38,12 +38,15 @@ type router struct {
 }
 
 // claims maps model name prefixes to the provider types that serve them, so that a bare
-// "gpt-4o" or "claude-haiku-4-5" reaches a provider enabled from the environment.
+// "gpt-4o" or "claude-haiku-4-5" reaches a provider enabled from the environment. The
+// first claim with a provider wins: a longer prefix comes before a shorter one it extends
+// (Gemini's text-embedding-004 before OpenAI's text-embedding-3-small).
 var claims = []struct{ prefix, typ string }{
+	{"text-embedding-00", "gemini"},
 	{"gpt-", "openai"}, {"o1", "openai"}, {"o3", "openai"}, {"o4", "openai"}, {"chatgpt-", "openai"},
 	{"text-embedding-", "openai"}, {"davinci", "openai"}, {"babbage", "openai"},
 	{"claude-", "anthropic"},
-	{"gemini-", "gemini"}, {"text-embedding-00", "gemini"},
+	{"gemini-", "gemini"},
 	{"mistral-", "mistral"}, {"ministral-", "mistral"}, {"codestral-", "mistral"}, {"magistral-", "mistral"},
 	{"deepseek-", "deepseek"},
 	{"grok-", "xai"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pylon-gateway/pylon/internal/store"
 )
@@ -15,7 +16,9 @@ var applications = (&codec[store.Application]{
 	meta:  func(a *store.Application) *store.Meta { return &a.Meta },
 	args:  func(a *store.Application) []any { return []any{a.TenantID, a.Name, a.Description} },
 	dests: func(a *store.Application) []any { return []any{&a.TenantID, &a.Name, &a.Description} },
-	taken: func(a *store.Application) string { return fmt.Sprintf("an application named %q in this tenant", a.Name) },
+	taken: func(a *store.Application) string {
+		return fmt.Sprintf("an application named %q in this tenant", a.Name)
+	},
 	inUse: "it still has API keys or subscriptions",
 }).init()
 
@@ -109,11 +112,11 @@ func (d *DB) CreateKey(ctx context.Context, k store.APIKey) (store.APIKey, strin
 	return out, plaintext, nil
 }
 
-func truncTime(t *store.Time) *store.Time {
+func truncTime(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
 	}
-	v := t.UTC().Truncate(1000)
+	v := t.UTC().Truncate(time.Microsecond)
 	return &v
 }
 
@@ -141,7 +144,7 @@ func (d *DB) UpdateKey(ctx context.Context, k store.APIKey, expectedVersion int6
 		next.Name, next.Scopes, next.ExpiresAt = k.Name, k.Scopes, k.ExpiresAt
 		check := now()
 		if sameTime(cur.ExpiresAt, k.ExpiresAt) {
-			check = store.Time{} // an unchanged expiry may already have passed
+			check = time.Time{} // an unchanged expiry may already have passed
 		}
 		if err := next.Validate(check); err != nil {
 			return err
@@ -151,7 +154,7 @@ func (d *DB) UpdateKey(ctx context.Context, k store.APIKey, expectedVersion int6
 	})
 }
 
-func sameTime(a, b *store.Time) bool {
+func sameTime(a, b *time.Time) bool {
 	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
 }
 

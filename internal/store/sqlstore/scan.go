@@ -1,7 +1,7 @@
 package sqlstore
 
 import (
-		"encoding/json"
+	"encoding/json"
 	"fmt"
 	"time"
 
