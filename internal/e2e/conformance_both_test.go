@@ -82,6 +82,9 @@ func TestConformanceBothFrontDoors(t *testing.T) {
 					t.Errorf("the front doors differ at answer %d:\n  pylon: %s\n  envoy: %s", i+1, pl, el)
 				}
 			}
+			if testing.Verbose() && !t.Failed() {
+				t.Logf("both front doors answered:\n  %s", strings.Join(p, "\n  "))
+			}
 		})
 	}
 }

@@ -69,11 +69,13 @@ type inputSchema struct {
 // placeholder of the template is one of its properties. It returns the properties.
 func CheckInputSchema(raw json.RawMessage, vars []string) error {
 	const field = "input_schema"
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
+	// Trim JSON's own whitespace only: bytes.TrimSpace would also drop \v and U+0085,
+	// which JSON rejects, and the text stored is raw, not the trimmed copy.
+	trimmed := bytes.Trim(raw, " \t\r\n")
+	if len(trimmed) == 0 {
 		return invalid(field, "required")
 	}
-	if raw[0] != '{' || !json.Valid(raw) {
+	if trimmed[0] != '{' || !json.Valid(raw) {
 		return invalid(field, "want a JSON object")
 	}
 	var s inputSchema
@@ -87,7 +89,7 @@ func CheckInputSchema(raw json.RawMessage, vars []string) error {
 		if !isIdent(name) {
 			return invalid(field+".properties", "want names like topic or max_words, got %q", truncate(name, 40))
 		}
-		if len(bytes.TrimSpace(p)) == 0 || bytes.TrimSpace(p)[0] != '{' {
+		if p = bytes.Trim(p, " \t\r\n"); len(p) == 0 || p[0] != '{' {
 			return invalid(field+".properties."+name, "want a schema object")
 		}
 	}

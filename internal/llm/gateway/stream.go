@@ -64,6 +64,23 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 			sw.Fail(le)
 			return true, nil
 		}
+		if ch.Lazy() && (sw == nil || acc != nil || d != llm.Dialect(openaiDialect)) {
+			// Undecoded: the first chunks (to find the first content), the cache and
+			// other dialects need its fields.
+			if err := ch.Decode(); err != nil {
+				ch = nil
+				x.done(502, err)
+				le := llm.Errorf(llm.KindUpstream, "decoding the provider's stream: %v", err)
+				if sw == nil {
+					return false, le
+				}
+				acct.finish(usage, false)
+				acct.failed(le)
+				cw.hold = false
+				sw.Fail(le)
+				return true, nil
+			}
+		}
 		if ch.Usage != nil {
 			usage = ch.Usage
 		}

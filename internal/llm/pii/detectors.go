@@ -13,9 +13,17 @@ type detector struct {
 	label string
 	res   []pattern
 	pre   func(*prefilter) bool
+	// win, when set, narrows the regexps to windows of the text around the places
+	// the prefilter found (digit runs, '@'...), so that a long text costs one cheap scan.
+	win func(*prefilter) []window
+	// scan, when set, replaces the regexps: it returns submatch locations as a regexp would.
+	scan  func(s string) [][]int
 	valid func(s string, loc []int, group int) (start, end int, ok bool)
 	mode  Mode
 }
+
+// window is a part of the text, s[start:end], that a detector's regexps search.
+type window struct{ start, end int }
 
 type pattern struct {
 	re    *regexp.Regexp
@@ -67,7 +75,6 @@ var (
 	reGitHub     = regexp.MustCompile(`gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255}`)
 	reSlack      = regexp.MustCompile(`xox[abposre]-[A-Za-z0-9-]{10,}|https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,}`)
 	reGoogle     = regexp.MustCompile(`AIza[0-9A-Za-z_-]{35}`)
-	reGeneric    = regexp.MustCompile(`(?i)([a-z0-9_.\-]*(?:key|secret|token|passw(?:or)?d|pwd|credentials?|auth|authorization))["']?[ \t]*(?::|=|:=|=>)[ \t]*["']?(?:(?:bearer|basic|token)[ \t]+)?([^\s"'<>;,()\[\]{}` + "`" + `]+)`)
 	reEmail      = regexp.MustCompile(`[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}`)
 	reIBAN       = regexp.MustCompile(`[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}`)
 	reCard       = regexp.MustCompile(`[0-9](?:[ -]?[0-9])+`)
@@ -93,6 +100,9 @@ func builtins(o builtinOptions) []*detector {
 	digits := func(n int) func(*prefilter) bool {
 		return func(p *prefilter) bool { return p.digitRun() >= n }
 	}
+	around := func(n, left, right int) func(*prefilter) []window {
+		return func(p *prefilter) []window { return p.digitWindows(n, left, right) }
+	}
 	one := func(re *regexp.Regexp) []pattern { return []pattern{{re, 0}} }
 	return []*detector{
 		{name: DetPrivateKey, label: "PRIVATE_KEY", res: one(rePrivateKey),
@@ -111,6 +121,7 @@ func builtins(o builtinOptions) []*detector {
 			valid: validBounded},
 		{name: DetAWSSecretKey, label: "SECRET", res: []pattern{{reAWSSecret, 1}},
 			pre:   func(p *prefilter) bool { return containsFold(p.s, "secret") },
+			win:   func(p *prefilter) []window { return p.wordWindows("secret", 16, 110) },
 			valid: validAWSSecret},
 		{name: DetGitHubToken, label: "API_KEY", res: one(reGitHub),
 			pre:   hasGitHubPrefix,
@@ -123,27 +134,31 @@ func builtins(o builtinOptions) []*detector {
 		{name: DetGoogleAPIKey, label: "API_KEY", res: one(reGoogle),
 			pre:   func(p *prefilter) bool { return strings.Contains(p.s, "AIza") },
 			valid: validBounded},
-		{name: DetGenericSecret, label: "SECRET", res: []pattern{{reGeneric, 2}},
-			pre:   func(p *prefilter) bool { return hasKeywordAssign(p.s) },
+		{name: DetGenericSecret, label: "SECRET", res: []pattern{{nil, 2}},
+			scan:  scanAssignments,
 			valid: validGenericSecret(o.entropy)},
 		{name: DetEmail, label: "EMAIL", res: one(reEmail),
 			pre:   func(p *prefilter) bool { return strings.IndexByte(p.s, '@') >= 0 },
+			win:   func(p *prefilter) []window { return p.byteWindows('@', 66, 256) },
 			valid: validEmail},
 		{name: DetIBAN, label: "IBAN", res: one(reIBAN),
 			pre:   func(p *prefilter) bool { return p.ibanLike() },
+			win:   func(p *prefilter) []window { return p.ibanWindows() },
 			valid: validIBAN},
-		{name: DetCard, label: "CARD", res: one(reCard), pre: digits(13), valid: validCard(o.anyIIN)},
-		{name: DetSSN, label: "SSN", res: []pattern{{reSSN, 0}, {reSSNKeyword, 1}}, pre: digits(9), valid: validSSN},
-		{name: DetUKNINO, label: "NINO", res: one(reNINO), pre: digits(6), valid: validNINO},
-		{name: DetESDNI, label: "DNI", res: one(reDNI), pre: digits(7), valid: validDNI},
-		{name: DetFRNIR, label: "NIR", res: one(reNIR), pre: digits(6), valid: validNIR},
+		{name: DetCard, label: "CARD", res: one(reCard), pre: digits(13), win: around(13, 2, 2), valid: validCard(o.anyIIN)},
+		{name: DetSSN, label: "SSN", res: []pattern{{reSSN, 0}, {reSSNKeyword, 1}}, pre: digits(9), win: around(9, 40, 2), valid: validSSN},
+		{name: DetUKNINO, label: "NINO", res: one(reNINO), pre: digits(6), win: around(6, 4, 4), valid: validNINO},
+		{name: DetESDNI, label: "DNI", res: one(reDNI), pre: digits(7), win: around(7, 4, 4), valid: validDNI},
+		{name: DetFRNIR, label: "NIR", res: one(reNIR), pre: digits(6), win: around(6, 12, 14), valid: validNIR},
 		{name: DetIPv4, label: "IP", res: one(reIPv4),
 			pre:   func(p *prefilter) bool { return p.digitRun() >= 4 && strings.IndexByte(p.s, '.') >= 0 },
+			win:   around(4, 2, 2),
 			valid: validIPv4},
 		{name: DetIPv6, label: "IP", res: one(reIPv6),
-			pre:   func(p *prefilter) bool { return strings.Contains(p.s, "::") || strings.Count(p.s, ":") >= 7 },
+			pre:   func(p *prefilter) bool { return strings.IndexByte(p.s, ':') >= 0 },
+			win:   func(p *prefilter) []window { return p.colonWindows() },
 			valid: validIPv6},
-		{name: DetPhone, label: "PHONE", res: one(rePhone), pre: digits(7), valid: validPhone},
+		{name: DetPhone, label: "PHONE", res: one(rePhone), pre: digits(7), win: around(7, 4, 4), valid: validPhone},
 	}
 }
 
@@ -153,35 +168,47 @@ func escapeDetector() *detector {
 }
 
 // prefilter computes, once per text and only when asked, the cheap facts that let a
-// detector skip its regexps.
+// detector skip its regexps or narrow them to windows.
 type prefilter struct {
-	s       string
-	run     int
-	runDone bool
-	iban    int8 // 0 unknown, 1 yes, -1 no
+	s         string
+	spans     []span
+	spansDone bool
+	run       int
+	iban      []int // positions of two capitals and two digits
+	ibanDone  bool
 }
 
-// digitRun returns the most digits in one run of digits joined by at most two separator
-// bytes from " -.()/+" (capped at 19): an upper bound of the digits any numeric detector
-// can match.
-func (p *prefilter) digitRun() int {
-	if p.runDone {
-		return p.run
+// span is a run of digits joined by at most two separator bytes from " -.()/+".
+type span struct{ start, end, digits int }
+
+// minSpanDigits is the fewest digits a kept span has: the least any numeric detector
+// needs (an IPv4 address).
+const minSpanDigits = 4
+
+// scanSpans finds the digit spans of at least minSpanDigits digits.
+func (p *prefilter) scanSpans() {
+	if p.spansDone {
+		return
 	}
-	p.runDone = true
-	best, cur, gap := 0, 0, 0
+	p.spansDone = true
 	s := p.s
+	cur, gap, start, last := 0, 0, 0, 0
+	flush := func() {
+		if cur >= minSpanDigits {
+			p.spans = append(p.spans, span{start, last + 1, cur})
+		}
+		p.run = max(p.run, cur)
+		cur, gap = 0, 0
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= '0' && c <= '9' {
+			if cur == 0 {
+				start = i
+			}
 			cur++
 			gap = 0
-			if cur > best {
-				best = cur
-				if best >= 19 {
-					break
-				}
-			}
+			last = i
 			continue
 		}
 		if cur > 0 && gap < 2 {
@@ -191,25 +218,125 @@ func (p *prefilter) digitRun() int {
 				continue
 			}
 		}
-		cur, gap = 0, 0
+		if cur > 0 {
+			flush()
+		}
 	}
-	p.run = best
-	return best
+	if cur > 0 {
+		flush()
+	}
 }
+
+// digitRun returns the most digits in one span: an upper bound of the digits any numeric
+// detector can match.
+func (p *prefilter) digitRun() int {
+	p.scanSpans()
+	return p.run
+}
+
+// digitWindows returns the spans of at least n digits widened by left and right bytes,
+// merged where they overlap.
+func (p *prefilter) digitWindows(n, left, right int) []window {
+	p.scanSpans()
+	var ws []window
+	for _, sp := range p.spans {
+		if sp.digits >= n {
+			ws = addWindow(ws, sp.start-left, sp.end+right, len(p.s))
+		}
+	}
+	return ws
+}
+
+// byteWindows returns windows around each occurrence of c.
+func (p *prefilter) byteWindows(c byte, left, right int) []window {
+	var ws []window
+	for i := 0; ; i++ {
+		k := strings.IndexByte(p.s[i:], c)
+		if k < 0 {
+			return ws
+		}
+		i += k
+		ws = addWindow(ws, i-left, i+1+right, len(p.s))
+	}
+}
+
+// wordWindows returns windows around each occurrence of the lower-case ASCII word w in
+// any case.
+func (p *prefilter) wordWindows(w string, left, right int) []window {
+	var ws []window
+	s := p.s
+	lo, up := w[0], w[0]-'a'+'A'
+	for i := 0; i+len(w) <= len(s); i++ {
+		if (s[i] == lo || s[i] == up) && strings.EqualFold(s[i:i+len(w)], w) {
+			ws = addWindow(ws, i-left, i+len(w)+right, len(s))
+		}
+	}
+	return ws
+}
+
+// addWindow appends [start, end) clamped to [0, n), merging it with the last window when
+// they overlap (windows come in increasing start order).
+func addWindow(ws []window, start, end, n int) []window {
+	start, end = max(start, 0), min(end, n)
+	if k := len(ws) - 1; k >= 0 && start <= ws[k].end {
+		ws[k].end = max(ws[k].end, end)
+		return ws
+	}
+	return append(ws, window{start, end})
+}
+
+// colonWindows returns windows around chains of colons separated by at most four hex
+// digits ("fe80::1", "2001:db8:..."), the only places an IPv6 address can be.
+func (p *prefilter) colonWindows() []window {
+	var ws []window
+	s := p.s
+	for i := 0; ; {
+		k := strings.IndexByte(s[i:], ':')
+		if k < 0 {
+			return ws
+		}
+		first := i + k
+		last, n := first, 1
+		for {
+			j := last + 1
+			for j < len(s) && j-last <= 5 && isHex(s[j]) {
+				j++
+			}
+			if j >= len(s) || s[j] != ':' || j-last > 5 {
+				break
+			}
+			last, n = j, n+1
+		}
+		if n >= 2 {
+			ws = addWindow(ws, first-5, last+1+20, len(s))
+		}
+		i = last + 1
+	}
+}
+
+func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 // ibanLike reports whether two capitals followed by two digits occur.
 func (p *prefilter) ibanLike() bool {
-	if p.iban == 0 {
-		p.iban = -1
+	if !p.ibanDone {
+		p.ibanDone = true
 		s := p.s
 		for i := 0; i+3 < len(s); i++ {
 			if isDigit(s[i+3]) && isDigit(s[i+2]) && isUpper(s[i+1]) && isUpper(s[i]) {
-				p.iban = 1
-				break
+				p.iban = append(p.iban, i)
 			}
 		}
 	}
-	return p.iban == 1
+	return len(p.iban) > 0
+}
+
+func (p *prefilter) ibanWindows() []window {
+	p.ibanLike()
+	var ws []window
+	for _, i := range p.iban {
+		ws = addWindow(ws, i-1, i+43, len(p.s))
+	}
+	return ws
 }
 
 func hasAWSPrefix(p *prefilter) bool {
@@ -234,33 +361,6 @@ func hasGitHubPrefix(p *prefilter) bool {
 		}
 		i = j + 2
 	}
-}
-
-// secretWords are the name endings of a generic secret assignment, lower case.
-var secretWords = [...]string{"key", "secret", "token", "password", "passwd", "pwd", "credential", "credentials", "auth", "authorization"}
-
-// hasKeywordAssign reports whether some ':' or '=' follows a name ending in a secret word
-// (case-insensitively, optionally closed by a quote and spaces): the generic secret's
-// prefilter, so that prose without assignments never runs its regexp.
-func hasKeywordAssign(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] != ':' && s[i] != '=' {
-			continue
-		}
-		j := i
-		for j > 0 && (s[j-1] == ' ' || s[j-1] == '\t') {
-			j--
-		}
-		if j > 0 && (s[j-1] == '"' || s[j-1] == '\'') {
-			j--
-		}
-		for _, w := range secretWords {
-			if j >= len(w) && strings.EqualFold(s[j-len(w):j], w) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // containsFold reports whether s contains the lower-case ASCII word w, in any case.

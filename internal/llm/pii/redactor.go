@@ -365,26 +365,62 @@ func (d *detector) appendMatches(ms []match, p *prefilter, prio int) []match {
 		return ms
 	}
 	s := p.s
-	for _, pt := range d.res {
-		var locs [][]int
-		if pt.group == 0 && d.valid == nil {
-			locs = pt.re.FindAllStringIndex(s, -1)
-		} else {
-			locs = pt.re.FindAllStringSubmatchIndex(s, -1)
+	if d.scan != nil {
+		return d.appendValid(ms, s, d.scan(s), d.res[0].group, prio)
+	}
+	if d.win == nil {
+		for _, pt := range d.res {
+			ms = d.appendValid(ms, s, pt.findAll(s, d.valid != nil), pt.group, prio)
 		}
-		for _, loc := range locs {
-			start, end := loc[2*pt.group], loc[2*pt.group+1]
-			if start < 0 || start == end {
-				continue
-			}
-			if d.valid != nil {
-				var ok bool
-				if start, end, ok = d.valid(s, loc, pt.group); !ok {
+		return ms
+	}
+	for _, w := range d.win(p) {
+		sub := s[w.start:w.end]
+		for _, pt := range d.res {
+			locs := pt.findAll(sub, d.valid != nil)
+			n := 0
+			for _, loc := range locs {
+				// A match must not begin or end where the window cut a word.
+				if loc[0] == 0 && w.start > 0 && isWordByte(s[w.start-1]) && isWordByte(s[w.start]) ||
+					loc[1] == len(sub) && w.end < len(s) && isWordByte(s[w.end-1]) && isWordByte(s[w.end]) {
 					continue
 				}
+				for k := range loc {
+					if loc[k] >= 0 {
+						loc[k] += w.start
+					}
+				}
+				locs[n] = loc
+				n++
 			}
-			ms = append(ms, match{d: d, prio: prio, start: start, end: end})
+			ms = d.appendValid(ms, s, locs[:n], pt.group, prio)
 		}
+	}
+	return ms
+}
+
+// findAll returns the match locations of the pattern in s, with submatches when needed.
+func (pt pattern) findAll(s string, submatches bool) [][]int {
+	if pt.group == 0 && !submatches {
+		return pt.re.FindAllStringIndex(s, -1)
+	}
+	return pt.re.FindAllStringSubmatchIndex(s, -1)
+}
+
+// appendValid appends the locations that pass d's validator.
+func (d *detector) appendValid(ms []match, s string, locs [][]int, group, prio int) []match {
+	for _, loc := range locs {
+		start, end := loc[2*group], loc[2*group+1]
+		if start < 0 || start == end {
+			continue
+		}
+		if d.valid != nil {
+			var ok bool
+			if start, end, ok = d.valid(s, loc, group); !ok {
+				continue
+			}
+		}
+		ms = append(ms, match{d: d, prio: prio, start: start, end: end})
 	}
 	return ms
 }

@@ -495,14 +495,14 @@ func validIPv6(s string, loc []int, _ int) (int, int, bool) {
 	if c := before(s, i); isWordByte(c) || c == '.' || c == ':' {
 		return 0, 0, false
 	}
+	if c := after(s, j); isWordByte(c) || c == ':' {
+		return 0, 0, false
+	}
 	if j-i > 2 && s[j-1] == ':' && s[j-2] != ':' { // "fe80::1: ..." ends a sentence part
 		j--
 	}
 	for j > i && s[j-1] == '.' {
 		j--
-	}
-	if c := after(s, j); isWordByte(c) || c == ':' {
-		return 0, 0, false
 	}
 	m := s[i:j]
 	if !strings.Contains(m, "::") && strings.Count(m, ":") != 7 || strings.IndexAny(m, "0123456789") < 0 {

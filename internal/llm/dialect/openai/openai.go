@@ -438,7 +438,7 @@ func (s *streamWriter) start() {
 }
 
 func (s *streamWriter) WriteChunk(c *openai.ChatChunk) error {
-	if len(c.Choices) == 0 {
+	if len(c.Choices) == 0 && c.Raw == nil { // the usage report (a lazy chunk has Raw and no choices yet)
 		if c.Usage != nil {
 			s.usage = c
 		}

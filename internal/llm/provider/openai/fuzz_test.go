@@ -53,6 +53,14 @@ func FuzzChatStream(f *testing.F) {
 			if c.Raw != nil && !json.Valid(c.Raw) {
 				t.Fatalf("raw chunk %q is not JSON", c.Raw)
 			}
+			if c.Lazy() {
+				if c.Decode() != nil {
+					continue // the gateway answers an undecodable chunk with an upstream error
+				}
+				if c.Usage != nil {
+					t.Fatal("a lazy chunk hid a usage report")
+				}
+			}
 			if len(c.Choices) > 0 && c.Usage != nil {
 				t.Fatal("usage on a chunk with choices")
 			}

@@ -208,6 +208,9 @@ func runStream(t testing.TB, a *Adapter, body io.ReadCloser) any {
 		if c.Raw != nil && !json.Valid(c.Raw) {
 			t.Fatalf("raw chunk %q is not JSON", c.Raw)
 		}
+		if err := c.Decode(); err != nil { // lazy chunks: what a non-OpenAI dialect sees
+			t.Fatalf("decode %q: %v", c.Raw, err)
+		}
 		chunks = append(chunks, streamOut{Chunk: c, Raw: json.RawMessage(c.Raw)})
 	}
 	t.Fatal("the stream does not end")

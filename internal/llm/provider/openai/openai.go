@@ -520,6 +520,18 @@ func (c *chunkReader) next() (*openai.ChatChunk, error) {
 				return nil, e
 			}
 		}
+		if c.keepRaw {
+			// The common chunk, with choices and no usage, goes to an OpenAI client as it
+			// came: check it is JSON and leave it undecoded (ChatChunk.Decode, if needed).
+			if !gjson.ValidBytes(data) {
+				return nil, llm.Errorf(llm.KindUpstream, "upstream stream event is not JSON")
+			}
+			if ch := gjson.GetBytes(data, "choices"); ch.IsArray() && len(ch.Array()) > 0 {
+				if u := gjson.GetBytes(data, "usage"); !u.IsObject() && !bytes.Contains(data, []byte(`"x_groq"`)) {
+					return &openai.ChatChunk{Raw: append([]byte(nil), data...)}, nil
+				}
+			}
+		}
 		var ch openai.ChatChunk
 		if err := json.Unmarshal(data, &ch); err != nil {
 			return nil, llm.Errorf(llm.KindUpstream, "upstream stream event is not a chat chunk: %v", err)

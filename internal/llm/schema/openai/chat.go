@@ -404,6 +404,26 @@ type ChatChunk struct {
 	Raw []byte `json:"-"`
 }
 
+// Lazy reports whether an adapter left the chunk undecoded: Raw is set and the other
+// fields are not, because an OpenAI client gets Raw as it is. Decode completes it.
+func (c *ChatChunk) Lazy() bool { return c.Raw != nil && c.Choices == nil }
+
+// Decode completes a lazy chunk.
+func (c *ChatChunk) Decode() error {
+	if !c.Lazy() {
+		return nil
+	}
+	raw := c.Raw
+	if err := json.Unmarshal(raw, c); err != nil {
+		return fmt.Errorf("openai: decode chat chunk: %w", err)
+	}
+	c.Raw = raw
+	if c.Choices == nil {
+		c.Choices = []ChunkChoice{}
+	}
+	return nil
+}
+
 // ChunkChoice is one choice's delta in a chunk.
 type ChunkChoice struct {
 	Index        int             `json:"index"`
