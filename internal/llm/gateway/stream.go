@@ -10,6 +10,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/llm"
 	"github.com/pylon-gateway/pylon/internal/llm/cache"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
+	"github.com/tidwall/gjson"
 )
 
 // streamChat relays a streamed answer. Chunks that carry nothing a client would see yet
@@ -64,9 +65,8 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 			sw.Fail(le)
 			return true, nil
 		}
-		if ch.Lazy() && (sw == nil || acc != nil || d != llm.Dialect(openaiDialect)) {
-			// Undecoded: the first chunks (to find the first content), the cache and
-			// other dialects need its fields.
+		if ch.Lazy() && (acc != nil || d != llm.Dialect(openaiDialect)) {
+			// Undecoded: the cache and other dialects need its fields.
 			if err := ch.Decode(); err != nil {
 				ch = nil
 				x.done(502, err)
@@ -89,7 +89,7 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 		}
 		cw.hold = ready != nil && ready.Ready()
 		if sw == nil {
-			if !meaningful(ch) {
+			if !meaningful(ch) && !(ch.Lazy() && meaningfulRaw(ch.Raw)) {
 				held = append(held, ch)
 				continue
 			}
@@ -117,6 +117,22 @@ func (g *Gateway) startStream(w http.ResponseWriter, d llm.Dialect, req *openai.
 		sw.WriteChunk(h)
 	}
 	return sw
+}
+
+// meaningfulRaw is meaningful for an undecoded OpenAI chunk.
+func meaningfulRaw(raw []byte) bool {
+	c := gjson.GetBytes(raw, "choices.0")
+	if f := c.Get("finish_reason"); f.Exists() && f.Type != gjson.Null {
+		return true
+	}
+	d := c.Get("delta")
+	if d.Get("tool_calls").Exists() {
+		return true
+	}
+	if r := d.Get("refusal"); r.Exists() && r.Type != gjson.Null {
+		return true
+	}
+	return d.Get("content").String() != "" || d.Get("reasoning_content").String() != ""
 }
 
 // meaningful reports whether a chunk carries something for the client beyond the role:

@@ -101,7 +101,10 @@ func builtins(o builtinOptions) []*detector {
 		return func(p *prefilter) bool { return p.digitRun() >= n }
 	}
 	around := func(n, left, right int) func(*prefilter) []window {
-		return func(p *prefilter) []window { return p.digitWindows(n, left, right) }
+		return func(p *prefilter) []window { return p.digitWindows(n, left, right, nil) }
+	}
+	aroundIf := func(n, left, right int, keep func(s string, sp span) bool) func(*prefilter) []window {
+		return func(p *prefilter) []window { return p.digitWindows(n, left, right, keep) }
 	}
 	one := func(re *regexp.Regexp) []pattern { return []pattern{{re, 0}} }
 	return []*detector{
@@ -147,12 +150,12 @@ func builtins(o builtinOptions) []*detector {
 			valid: validIBAN},
 		{name: DetCard, label: "CARD", res: one(reCard), pre: digits(13), win: around(13, 2, 2), valid: validCard(o.anyIIN)},
 		{name: DetSSN, label: "SSN", res: []pattern{{reSSN, 0}, {reSSNKeyword, 1}}, pre: digits(9), win: around(9, 40, 2), valid: validSSN},
-		{name: DetUKNINO, label: "NINO", res: one(reNINO), pre: digits(6), win: around(6, 4, 4), valid: validNINO},
-		{name: DetESDNI, label: "DNI", res: one(reDNI), pre: digits(7), win: around(7, 4, 4), valid: validDNI},
-		{name: DetFRNIR, label: "NIR", res: one(reNIR), pre: digits(6), win: around(6, 12, 14), valid: validNIR},
+		{name: DetUKNINO, label: "NINO", res: one(reNINO), pre: digits(6), win: aroundIf(6, 4, 4, letterBefore), valid: validNINO},
+		{name: DetESDNI, label: "DNI", res: one(reDNI), pre: digits(7), win: aroundIf(7, 4, 4, letterAround), valid: validDNI},
+		{name: DetFRNIR, label: "NIR", res: one(reNIR), pre: digits(6), win: aroundIf(6, 12, 14, nirLike), valid: validNIR},
 		{name: DetIPv4, label: "IP", res: one(reIPv4),
 			pre:   func(p *prefilter) bool { return p.digitRun() >= 4 && strings.IndexByte(p.s, '.') >= 0 },
-			win:   around(4, 2, 2),
+			win:   aroundIf(4, 2, 2, func(_ string, sp span) bool { return sp.dots >= 3 }),
 			valid: validIPv4},
 		{name: DetIPv6, label: "IP", res: one(reIPv6),
 			pre:   func(p *prefilter) bool { return strings.IndexByte(p.s, ':') >= 0 },
@@ -179,7 +182,13 @@ type prefilter struct {
 }
 
 // span is a run of digits joined by at most two separator bytes from " -.()/+".
-type span struct{ start, end, digits int }
+type span struct {
+	start, end, digits, dots int
+	// free is digits, less the first group's when the span is glued to a word byte
+	// before it ("a716-4466..." in a UUID): what a detector needing a left word
+	// boundary can use.
+	free int
+}
 
 // minSpanDigits is the fewest digits a kept span has: the least any numeric detector
 // needs (an IPv4 address).
@@ -192,13 +201,17 @@ func (p *prefilter) scanSpans() {
 	}
 	p.spansDone = true
 	s := p.s
-	cur, gap, start, last := 0, 0, 0, 0
+	cur, gap, start, last, dots, lead := 0, 0, 0, 0, 0, 0
 	flush := func() {
 		if cur >= minSpanDigits {
-			p.spans = append(p.spans, span{start, last + 1, cur})
+			free := cur
+			if isWordByte(before(s, start)) {
+				free -= lead
+			}
+			p.spans = append(p.spans, span{start, last + 1, cur, dots, free})
 		}
 		p.run = max(p.run, cur)
-		cur, gap = 0, 0
+		cur, gap, dots, lead = 0, 0, 0, 0
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -207,13 +220,19 @@ func (p *prefilter) scanSpans() {
 				start = i
 			}
 			cur++
+			if cur == lead+1 && (cur == 1 || last == i-1) {
+				lead++
+			}
 			gap = 0
 			last = i
 			continue
 		}
 		if cur > 0 && gap < 2 {
 			switch c {
-			case ' ', '-', '.', '(', ')', '/', '+':
+			case '.':
+				dots++
+				fallthrough
+			case ' ', '-', '(', ')', '/', '+':
 				gap++
 				continue
 			}
@@ -234,17 +253,37 @@ func (p *prefilter) digitRun() int {
 	return p.run
 }
 
-// digitWindows returns the spans of at least n digits widened by left and right bytes,
-// merged where they overlap.
-func (p *prefilter) digitWindows(n, left, right int) []window {
+// digitWindows returns the spans of at least n digits (that keep accepts, when set)
+// widened by left and right bytes, merged where they overlap.
+func (p *prefilter) digitWindows(n, left, right int, keep func(string, span) bool) []window {
 	p.scanSpans()
 	var ws []window
 	for _, sp := range p.spans {
-		if sp.digits >= n {
+		if sp.digits >= n && (keep == nil || keep(p.s, sp)) {
+			if keep == nil && sp.free < n {
+				continue
+			}
 			ws = addWindow(ws, sp.start-left, sp.end+right, len(p.s))
 		}
 	}
 	return ws
+}
+
+// letterBefore reports a capital just before the span, or before one space (NINO).
+func letterBefore(s string, sp span) bool {
+	return isUpper(before(s, sp.start)) || before(s, sp.start) == ' ' && isUpper(before(s, sp.start-1))
+}
+
+// letterAround reports a capital just after the span, or after one separator, or just
+// before it (DNI control letter, NIE prefix).
+func letterAround(s string, sp span) bool {
+	return isUpper(after(s, sp.end)) || isUpper(after(s, sp.end+1)) || letterBefore(s, sp)
+}
+
+// nirLike reports a span that can hold a NIR or a part of a Corsican one.
+func nirLike(s string, sp span) bool {
+	return sp.digits >= 13 || after(s, sp.end) == 'A' || after(s, sp.end) == 'B' ||
+		before(s, sp.start-1) == 'A' || before(s, sp.start-1) == 'B'
 }
 
 // byteWindows returns windows around each occurrence of c.

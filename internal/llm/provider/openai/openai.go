@@ -526,7 +526,7 @@ func (c *chunkReader) next() (*openai.ChatChunk, error) {
 			if !gjson.ValidBytes(data) {
 				return nil, llm.Errorf(llm.KindUpstream, "upstream stream event is not JSON")
 			}
-			if ch := gjson.GetBytes(data, "choices"); ch.IsArray() && len(ch.Array()) > 0 {
+			if gjson.GetBytes(data, "choices").IsArray() && gjson.GetBytes(data, "choices.0").Exists() {
 				if u := gjson.GetBytes(data, "usage"); !u.IsObject() && !bytes.Contains(data, []byte(`"x_groq"`)) {
 					return &openai.ChatChunk{Raw: append([]byte(nil), data...)}, nil
 				}
