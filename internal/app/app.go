@@ -23,6 +23,8 @@ import (
 	"github.com/pylon-gateway/pylon/internal/config/envoy"
 	"github.com/pylon-gateway/pylon/internal/runtime"
 	"github.com/pylon-gateway/pylon/internal/stats"
+	"github.com/pylon-gateway/pylon/internal/store"
+	"github.com/pylon-gateway/pylon/internal/store/sqlstore"
 )
 
 //go:embed default.yaml
@@ -244,6 +246,7 @@ type Options struct {
 type Gateway struct {
 	Runtime *runtime.Runtime
 	opts    Options
+	store   *sqlstore.DB // nil without a management plane
 }
 
 // Start loads the config, binds the listeners and serves until Shutdown.
@@ -255,12 +258,30 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := runtime.New(runtime.BuildOptions{Stats: stats.New(), Log: opts.Log, Stdout: opts.Stdout})
+	// The store is opened once per process: changing store.dsn takes a restart.
+	var st *sqlstore.DB
+	if cfg.Store != nil {
+		if st, err = sqlstore.Open(ctx, cfg.Store.DSN); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	rt := runtime.New(runtime.BuildOptions{Stats: stats.New(), Log: opts.Log, Stdout: opts.Stdout, Store: storeOrNil(st)})
 	rt.Admin = admin.New(rt, admin.Info{Version: VersionString(), ConfigPath: opts.ConfigPath, Args: opts.Args, Started: time.Now()})
 	if err := rt.Apply(ctx, cfg); err != nil {
+		if st != nil {
+			st.Close()
+		}
 		return nil, err
 	}
-	return &Gateway{Runtime: rt, opts: opts}, nil
+	return &Gateway{Runtime: rt, opts: opts, store: st}, nil
+}
+
+// storeOrNil keeps a nil *DB from becoming a non-nil store.Store.
+func storeOrNil(st *sqlstore.DB) store.Store {
+	if st == nil {
+		return nil
+	}
+	return st
 }
 
 func loadConfig(opts Options) (*config.Config, error) {
@@ -310,7 +331,13 @@ func (g *Gateway) DrainTimeout() time.Duration {
 }
 
 // Shutdown drains and stops the gateway.
-func (g *Gateway) Shutdown(ctx context.Context) error { return g.Runtime.Shutdown(ctx) }
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	err := g.Runtime.Shutdown(ctx)
+	if g.store != nil {
+		g.store.Close()
+	}
+	return err
+}
 
 // fileWatcher reports changes to one file, including the atomic rename-into-place that editors
 // and Kubernetes config maps use: it watches the directory and filters by name.

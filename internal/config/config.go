@@ -26,6 +26,11 @@ type Config struct {
 	Models []Model `yaml:"models,omitempty" json:"models,omitempty"`
 	// LLM tunes the LLM gateway.
 	LLM LLM `yaml:"llm,omitempty" json:"llm,omitempty"`
+	// Store keeps the management plane's objects (tenants, keys, subscriptions, limits);
+	// nil: no management plane (see mgmt.go).
+	Store *StoreConfig `yaml:"store,omitempty" json:"store,omitempty"`
+	// Redis, when set, holds the state several nodes share (limits, sessions, cache).
+	Redis *RedisConfig `yaml:"redis,omitempty" json:"redis,omitempty"`
 
 	lines *lineIndex // field path -> line, set by Load
 }
@@ -34,6 +39,9 @@ type Config struct {
 type Admin struct {
 	// Address is host:port; empty disables the admin listener.
 	Address string `yaml:"address,omitempty" json:"address,omitempty"`
+	// Token is the bearer token of the management API's administrator (/api/v1); without
+	// it the management API accepts only users' own tokens.
+	Token *Secret `yaml:"token,omitempty" json:"token,omitempty"`
 }
 
 // Listener is one downstream address with its HTTP connection manager settings.

@@ -101,6 +101,7 @@ func validate(c *Config, lines *lineIndex, issues []decodeIssue) Errors {
 	c.lines = lines
 	v.explicit(c)
 	llmDefaults(c, os.Getenv)
+	mgmtDefaults(c)
 	applyDefaults(c)
 	if c.Admin.Address != "" {
 		v.hostPort("admin.address", c.Admin.Address, false)
@@ -129,6 +130,7 @@ func validate(c *Config, lines *lineIndex, issues []decodeIssue) Errors {
 		}
 	}
 	v.llm(c, fileClusters)
+	v.mgmt(c)
 	if v.namesUndecoded("clusters", len(c.Clusters), "name") {
 		clusters = nil // unknown: skip the checks of cluster references
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/listener/h1"
 	"github.com/pylon-gateway/pylon/internal/llm/gateway"
 	"github.com/pylon-gateway/pylon/internal/stats"
+	"github.com/pylon-gateway/pylon/internal/store"
 )
 
 // Runtime owns the listeners' sockets and servers and the current snapshot.
@@ -52,6 +53,9 @@ func New(opts BuildOptions) *Runtime {
 
 // Stats returns the metrics registry.
 func (rt *Runtime) Stats() *stats.Registry { return rt.opts.Stats }
+
+// Store returns the management plane's store, nil without one.
+func (rt *Runtime) Store() store.Store { return rt.opts.Store }
 
 // Current returns the snapshot serving new requests (nil before the first Apply).
 func (rt *Runtime) Current() *Snapshot { return rt.cur.Load() }

@@ -25,6 +25,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/proxy"
 	"github.com/pylon-gateway/pylon/internal/router"
 	"github.com/pylon-gateway/pylon/internal/stats"
+	"github.com/pylon-gateway/pylon/internal/store"
 )
 
 // Snapshot is one immutable, live version of the config.
@@ -53,6 +54,8 @@ type BuildOptions struct {
 	DryRun bool
 	// LLM is the LLM gateway's process-wide state (cooldowns); nil: a new one.
 	LLM *gateway.Shared
+	// Store is the management plane's store, nil without one. It outlives snapshots.
+	Store store.Store
 }
 
 // Build compiles cfg into a snapshot. Clusters whose config is unchanged from prev are

@@ -19,6 +19,9 @@ type detector struct {
 	// scan, when set, replaces the regexps: it returns submatch locations as a regexp would.
 	scan  func(s string) [][]int
 	valid func(s string, loc []int, group int) (start, end int, ok bool)
+	// multi, when set, replaces valid for candidates that can hold several values
+	// (card numbers in one run of digit groups).
+	multi func(s string, loc []int) [][2]int
 	mode  Mode
 }
 
@@ -148,7 +151,7 @@ func builtins(o builtinOptions) []*detector {
 			pre:   func(p *prefilter) bool { return p.ibanLike() },
 			win:   func(p *prefilter) []window { return p.ibanWindows() },
 			valid: validIBAN},
-		{name: DetCard, label: "CARD", res: one(reCard), pre: digits(13), win: around(13, 2, 2), valid: validCard(o.anyIIN)},
+		{name: DetCard, label: "CARD", res: one(reCard), pre: digits(13), win: around(13, 2, 2), multi: cardSpans(o.anyIIN)},
 		{name: DetSSN, label: "SSN", res: []pattern{{reSSN, 0}, {reSSNKeyword, 1}}, pre: digits(9), win: around(9, 40, 2), valid: validSSN},
 		{name: DetUKNINO, label: "NINO", res: one(reNINO), pre: digits(6), win: aroundIf(6, 4, 4, letterBefore), valid: validNINO},
 		{name: DetESDNI, label: "DNI", res: one(reDNI), pre: digits(7), win: aroundIf(7, 4, 4, letterAround), valid: validDNI},

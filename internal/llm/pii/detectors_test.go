@@ -61,6 +61,7 @@ var detectorCases = map[string][]detCase{
 		{"amex grouped", "3782 822463 10005", []string{"3782 822463 10005"}},
 		{"discover", "6011111111111117", []string{"6011111111111117"}},
 		{"after a number", "qty 2 4111 1111 1111 1111", []string{"4111 1111 1111 1111"}},
+		{"two in one run", "4111 1111 1111 1111 4111-1111-1111-1111", []string{"4111 1111 1111 1111", "4111-1111-1111-1111"}},
 		{"luhn fails", "4111111111111112", nil},
 		{"luhn fails spaced", "4111 1111 1111 1112", nil},
 		{"unknown iin", "1234567812345670", nil}, // Luhn-valid, no network starts with 1

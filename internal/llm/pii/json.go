@@ -22,6 +22,7 @@ func (r *Redactor) redactJSON(text string, v *Vault, c *Counts) string {
 	}
 	var b []byte // nil until something changes
 	last := 0
+	key := "" // the key of the value that comes next, raw
 	for i := 0; i < len(text); {
 		ch := text[i]
 		switch {
@@ -33,6 +34,7 @@ func (r *Redactor) redactJSON(text string, v *Vault, c *Counts) string {
 				k++
 			}
 			if k < len(text) && text[k] == ':' { // an object key
+				key = lit[1 : len(lit)-1]
 				i = j
 				continue
 			}
@@ -43,7 +45,14 @@ func (r *Redactor) redactJSON(text string, v *Vault, c *Counts) string {
 				i = j
 				continue
 			}
-			red := r.redact(val, v, c)
+			var red string
+			if key != "" && endsWithSecretWord(key) {
+				// Give the key as context: "api_key": "..." is a secret assignment.
+				red = r.redactAfter(key+": ", val, v, c)
+			} else {
+				red = r.redact(val, v, c)
+			}
+			key = ""
 			if red != val {
 				b = append(b, text[last:i]...)
 				b = append(b, '"')
@@ -68,6 +77,9 @@ func (r *Redactor) redactJSON(text string, v *Vault, c *Counts) string {
 			}
 			i = j
 		default:
+			if ch == ',' || ch == '[' || ch == '{' {
+				key = ""
+			}
 			i++
 		}
 	}
@@ -88,4 +100,32 @@ func stringEnd(s string, i int) int {
 		}
 	}
 	return len(s)
+}
+
+// redactAfter redacts text as it reads after prefix (context for the detectors), and
+// returns the redacted text without the prefix.
+func (r *Redactor) redactAfter(prefix, text string, v *Vault, c *Counts) string {
+	full := prefix + text
+	ms := r.find(full, v != nil && r.anyToken)
+	var b strings.Builder
+	last := len(prefix)
+	for _, m := range ms {
+		if m.start < len(prefix) {
+			continue
+		}
+		b.WriteString(full[last:m.start])
+		b.WriteString(r.replacement(m.d, full[m.start:m.end], v))
+		last = m.end
+		if m.d != r.escape {
+			if *c == nil {
+				*c = Counts{}
+			}
+			(*c)[m.d.name]++
+		}
+	}
+	if last == len(prefix) {
+		return text
+	}
+	b.WriteString(full[last:])
+	return b.String()
 }

@@ -370,14 +370,14 @@ func (d *detector) appendMatches(ms []match, p *prefilter, prio int) []match {
 	}
 	if d.win == nil {
 		for _, pt := range d.res {
-			ms = d.appendValid(ms, s, pt.findAll(s, d.valid != nil), pt.group, prio)
+			ms = d.appendValid(ms, s, pt.findAll(s, false), pt.group, prio)
 		}
 		return ms
 	}
 	for _, w := range d.win(p) {
 		sub := s[w.start:w.end]
 		for _, pt := range d.res {
-			locs := pt.findAll(sub, d.valid != nil)
+			locs := pt.findAll(sub, false)
 			n := 0
 			for _, loc := range locs {
 				// A match must not begin or end where the window cut a word.
@@ -412,6 +412,12 @@ func (d *detector) appendValid(ms []match, s string, locs [][]int, group, prio i
 	for _, loc := range locs {
 		start, end := loc[2*group], loc[2*group+1]
 		if start < 0 || start == end {
+			continue
+		}
+		if d.multi != nil {
+			for _, sp := range d.multi(s, loc) {
+				ms = append(ms, match{d: d, prio: prio, start: sp[0], end: sp[1]})
+			}
 			continue
 		}
 		if d.valid != nil {

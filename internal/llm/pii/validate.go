@@ -272,15 +272,15 @@ func mod97(b []byte) bool {
 	return rem == 1
 }
 
-// validCard finds, among the digit groups of the match, the longest run of whole groups
-// that is a card number: 13 to 19 digits, either ungrouped or in groups of one separator
-// kind whose first group has 4 digits and the others 3 to 6, passing Luhn and (unless
-// anyIIN) starting with a known network prefix.
-func validCard(anyIIN bool) func(string, []int, int) (int, int, bool) {
-	return func(s string, loc []int, _ int) (int, int, bool) {
+// cardSpans finds, among the digit groups of a candidate, the card numbers: from left to
+// right, the longest run of whole groups that has 13 to 19 digits, is either ungrouped or
+// in groups of one separator kind whose first group has 4 digits and the others 3 to 6,
+// passes Luhn and (unless anyIIN) starts with a known network prefix.
+func cardSpans(anyIIN bool) func(string, []int) [][2]int {
+	return func(s string, loc []int) [][2]int {
 		start, end := loc[0], loc[1]
 		if isWordByte(before(s, start)) || before(s, start) == '.' && isDigit(before(s, start-1)) {
-			return 0, 0, false
+			return nil
 		}
 		type grp struct{ s, e int }
 		var gs []grp
@@ -292,16 +292,16 @@ func validCard(anyIIN bool) func(string, []int, int) (int, int, bool) {
 			gs = append(gs, grp{i, j})
 			i = j + 1 // skip one separator
 		}
-		bestI, bestJ, bestN := -1, -1, 0
+		var out [][2]int
 		var digits [19]byte
-		for a := range gs {
-			n := 0
+		for a := 0; a < len(gs); a++ {
+			best, n := -1, 0
 			for b := a; b < len(gs); b++ {
 				n += gs[b].e - gs[b].s
 				if n > 19 {
 					break
 				}
-				if n < 13 || n <= bestN {
+				if n < 13 {
 					continue
 				}
 				ws, we := gs[a].s, gs[b].e
@@ -331,10 +331,14 @@ func validCard(anyIIN bool) func(string, []int, int) (int, int, bool) {
 				if !luhn(digits[:k]) || !anyIIN && !knownIIN(digits[:k]) || allSame(digits[:k]) {
 					continue
 				}
-				bestI, bestJ, bestN = ws, we, n
+				best = b
+			}
+			if best >= 0 {
+				out = append(out, [2]int{gs[a].s, gs[best].e})
+				a = best
 			}
 		}
-		return bestI, bestJ, bestI >= 0
+		return out
 	}
 }
 

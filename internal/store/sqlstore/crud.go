@@ -204,7 +204,10 @@ func list[T any](ctx context.Context, d *DB, c *codec[T], opt store.ListOptions,
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id LIMIT " + strconv.Itoa(limit+1)
+	// The page size is a parameter so that the statement text, which SQLite caches
+	// prepared, depends only on the filters.
+	args = append(args, limit+1)
+	q += " ORDER BY id LIMIT $" + strconv.Itoa(len(args))
 	rs, err := d.b.reader().query(ctx, q, args...)
 	if err != nil {
 		return page, fmt.Errorf("store: list %s: %w", c.kind, err)

@@ -90,14 +90,16 @@ func migrate(ctx context.Context, b backend, target int) error {
 	if target == 0 {
 		target = len(ms)
 	}
-	if _, err := b.reader().exec(ctx, createMigrationsTable); err != nil {
-		return fmt.Errorf("sqlstore: migrations table: %w", err)
-	}
 	for {
 		done := false
 		err := b.inTx(ctx, func(q querier) error {
 			if err := b.lockMigrations(ctx, q); err != nil {
 				return err
+			}
+			// Under the lock: two PostgreSQL sessions running CREATE TABLE IF NOT
+			// EXISTS at once can still collide in the catalog.
+			if _, err := q.exec(ctx, createMigrationsTable); err != nil {
+				return fmt.Errorf("sqlstore: migrations table: %w", err)
 			}
 			// Read the version inside the transaction: another node may have just
 			// migrated.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -22,6 +23,9 @@ func DefaultPath(dataDir string) string { return filepath.Join(dataDir, DefaultF
 
 type sqliteBackend struct {
 	db *sql.DB
+	// stmts caches prepared read statements by text. database/sql, unlike pgx, prepares
+	// a statement on every call; preparing is most of the cost of a key lookup.
+	stmts sync.Map // string -> *sql.Stmt
 }
 
 // openSQLite opens the database file at path, creating it (mode 0600: it holds key
@@ -68,7 +72,50 @@ func openSQLite(ctx context.Context, path string) (*sqliteBackend, error) {
 	return &sqliteBackend{db: db}, nil
 }
 
-func (b *sqliteBackend) reader() querier { return sqlQuerier{b.db} }
+func (b *sqliteBackend) reader() querier { return sqliteReader{b} }
+
+// sqliteReader runs reads through cached prepared statements, and anything else (DDL
+// during migration) directly.
+type sqliteReader struct{ b *sqliteBackend }
+
+func (r sqliteReader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := r.b.stmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := r.b.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := r.b.stmts.LoadOrStore(query, s); loaded {
+		_ = s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
+}
+
+func (r sqliteReader) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	return sqlQuerier{r.b.db}.exec(ctx, query, args...)
+}
+
+func (r sqliteReader) queryRow(ctx context.Context, query string, args ...any) scanner {
+	s, err := r.stmt(ctx, query)
+	if err != nil {
+		return errScanner{err}
+	}
+	return sqlRow{s.QueryRowContext(ctx, args...)}
+}
+
+func (r sqliteReader) query(ctx context.Context, query string, args ...any) (rows, error) {
+	s, err := r.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rs}, nil
+}
 
 func (b *sqliteBackend) inTx(ctx context.Context, fn func(querier) error) error {
 	tx, err := b.db.BeginTx(ctx, nil)
@@ -105,7 +152,13 @@ func (b *sqliteBackend) notify(context.Context, querier, int64) error { return n
 
 func (b *sqliteBackend) dialect() string { return "sqlite" }
 
-func (b *sqliteBackend) close() error { return b.db.Close() }
+func (b *sqliteBackend) close() error {
+	b.stmts.Range(func(_, s any) bool {
+		_ = s.(*sql.Stmt).Close()
+		return true
+	})
+	return b.db.Close()
+}
 
 // sqlQuerier adapts *sql.DB and *sql.Tx.
 type sqlQuerier struct {

@@ -286,3 +286,35 @@ func BenchmarkLookupKey(b *testing.B) {
 		})
 	}
 }
+
+// TestConcurrentOpen: nodes starting together on one empty database migrate it once.
+func TestConcurrentOpen(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			if b.name == "postgres" {
+				requirePostgres(t)
+			}
+			dsn := b.dsn(t)
+			errs := make(chan error, 3)
+			for range 3 {
+				go func() {
+					d, err := Open(context.Background(), dsn)
+					if err == nil {
+						err = d.Close()
+					}
+					errs <- err
+				}()
+			}
+			for range 3 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := openTest(t, dsn)
+			ms, _ := loadMigrations(b.name)
+			if v, _ := d.SchemaVersion(context.Background()); v != len(ms) {
+				t.Fatalf("schema version %d, want %d", v, len(ms))
+			}
+		})
+	}
+}
