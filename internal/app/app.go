@@ -18,13 +18,17 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/pylon-gateway/pylon/internal/access"
 	"github.com/pylon-gateway/pylon/internal/admin"
 	"github.com/pylon-gateway/pylon/internal/config"
 	"github.com/pylon-gateway/pylon/internal/config/envoy"
+	"github.com/pylon-gateway/pylon/internal/limits"
+	"github.com/pylon-gateway/pylon/internal/llm/gateway"
 	"github.com/pylon-gateway/pylon/internal/runtime"
 	"github.com/pylon-gateway/pylon/internal/stats"
 	"github.com/pylon-gateway/pylon/internal/store"
 	"github.com/pylon-gateway/pylon/internal/store/sqlstore"
+	"github.com/redis/go-redis/v9"
 )
 
 //go:embed default.yaml
@@ -247,6 +251,7 @@ type Gateway struct {
 	Runtime *runtime.Runtime
 	opts    Options
 	store   *sqlstore.DB // nil without a management plane
+	stop    func()       // ends the background work of the LLM state
 }
 
 // Start loads the config, binds the listeners and serves until Shutdown.
@@ -265,15 +270,60 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
-	rt := runtime.New(runtime.BuildOptions{Stats: stats.New(), Log: opts.Log, Stdout: opts.Stdout, Store: storeOrNil(st)})
-	rt.Admin = admin.New(rt, admin.Info{Version: VersionString(), ConfigPath: opts.ConfigPath, Args: opts.Args, Started: time.Now()})
-	if err := rt.Apply(ctx, cfg); err != nil {
+	shared, stop, err := llmShared(ctx, cfg, st, opts.Log)
+	if err != nil {
 		if st != nil {
 			st.Close()
 		}
 		return nil, err
 	}
-	return &Gateway{Runtime: rt, opts: opts, store: st}, nil
+	rt := runtime.New(runtime.BuildOptions{Stats: stats.New(), Log: opts.Log, Stdout: opts.Stdout, Store: storeOrNil(st), LLM: shared})
+	rt.Admin = admin.New(rt, admin.Info{Version: VersionString(), ConfigPath: opts.ConfigPath, Args: opts.Args, Started: time.Now()})
+	if err := rt.Apply(ctx, cfg); err != nil {
+		stop()
+		if st != nil {
+			st.Close()
+		}
+		return nil, err
+	}
+	return &Gateway{Runtime: rt, opts: opts, store: st, stop: stop}, nil
+}
+
+// llmShared builds the LLM gateway's process-wide state: the access view of the store
+// (followed in the background) and the limiter (Redis when configured, else in process).
+// stop ends the background work.
+func llmShared(ctx context.Context, cfg *config.Config, st *sqlstore.DB, log *slog.Logger) (*gateway.Shared, func(), error) {
+	shared := gateway.NewShared()
+	bg, cancel := context.WithCancel(context.Background())
+	var closers []func()
+	stop := func() {
+		cancel()
+		for _, c := range closers {
+			c()
+		}
+	}
+	if st != nil {
+		acc, err := access.New(ctx, st, log)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		shared.Access = acc
+		go acc.Run(bg, cfg.Store.PollInterval.D())
+	}
+	if rc := cfg.Redis; rc != nil {
+		pw, err := rc.Password.Resolve()
+		if err != nil {
+			stop()
+			return nil, nil, fmt.Errorf("redis.password: %w", err)
+		}
+		client := redis.NewClient(&redis.Options{Addr: rc.Address, Username: rc.Username, Password: pw, DB: rc.DB})
+		closers = append(closers, func() { client.Close() })
+		shared.Limiter = limits.NewRedis(client, limits.RedisOptions{Prefix: rc.Prefix + "limits:"})
+	} else {
+		shared.Limiter = limits.NewLocal(limits.LocalOptions{})
+	}
+	return shared, stop, nil
 }
 
 // storeOrNil keeps a nil *DB from becoming a non-nil store.Store.
@@ -333,6 +383,7 @@ func (g *Gateway) DrainTimeout() time.Duration {
 // Shutdown drains and stops the gateway.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	err := g.Runtime.Shutdown(ctx)
+	g.stop()
 	if g.store != nil {
 		g.store.Close()
 	}

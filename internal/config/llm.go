@@ -105,6 +105,12 @@ type LLMCache struct {
 type RouteLLM struct {
 	// Models, when set, limits the models callers of this route may use.
 	Models []string `yaml:"models,omitempty" json:"models,omitempty"`
+	// Auth requires an API key of the management plane (Authorization: Bearer pk_..., or
+	// x-api-key) and enforces its scopes, limits and budgets. It needs `store`.
+	Auth bool `yaml:"auth,omitempty" json:"auth,omitempty"`
+	// API names the catalog API this route serves: a key's application needs an approved
+	// subscription to it (published or deprecated). Needs auth.
+	API string `yaml:"api,omitempty" json:"api,omitempty"`
 }
 
 // ProviderTypes are the provider types Pylon speaks.

@@ -17,9 +17,10 @@ import (
 
 // validator collects every problem with its path and line.
 type validator struct {
-	lines  *lineIndex
-	issues []decodeIssue // what the decoder already reported
-	errs   Errors
+	lines    *lineIndex
+	issues   []decodeIssue // what the decoder already reported
+	errs     Errors
+	hasStore bool // the config has a management plane
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -97,7 +98,7 @@ func parentPath(p string) string {
 // validate checks a decoded config and applies its defaults. issues are the decode errors
 // already found, whose consequences are not reported again.
 func validate(c *Config, lines *lineIndex, issues []decodeIssue) Errors {
-	v := &validator{lines: lines, issues: issues}
+	v := &validator{lines: lines, issues: issues, hasStore: c.Store != nil}
 	c.lines = lines
 	v.explicit(c)
 	llmDefaults(c, os.Getenv)
@@ -415,6 +416,12 @@ func (v *validator) route(p string, r *Route, clusters map[string]bool, lf *list
 	}
 	if r.LLM != nil {
 		actions++
+		if r.LLM.API != "" && !r.LLM.Auth {
+			v.add(p+".llm.api", "needs auth: true (subscriptions belong to the applications of API keys)")
+		}
+		if r.LLM.Auth && !v.hasStore {
+			v.add(p+".llm.auth", "needs a management plane: set store (for example store: {dsn: \"sqlite:pylon-data/pylon.db\"})")
+		}
 	}
 	switch {
 	case actions == 0:

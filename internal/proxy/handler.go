@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/pylon-gateway/pylon/internal/accesslog"
 	"github.com/pylon-gateway/pylon/internal/cluster"
+	"github.com/pylon-gateway/pylon/internal/config"
 	"github.com/pylon-gateway/pylon/internal/router"
 	"github.com/pylon-gateway/pylon/internal/stats"
 	"github.com/pylon-gateway/pylon/internal/stream"
@@ -57,7 +58,7 @@ type Listener struct {
 
 // LLMServer serves the requests of llm routes: the LLM gateway.
 type LLMServer interface {
-	ServeLLM(w http.ResponseWriter, r *http.Request, info *stream.Info, allowedModels []string)
+	ServeLLM(w http.ResponseWriter, r *http.Request, info *stream.Info, route *config.RouteLLM)
 }
 
 // Init precomputes per-listener values; call it once after filling the fields.
@@ -181,11 +182,11 @@ func (l *Listener) route(w http.ResponseWriter, r *http.Request, info *stream.In
 			l.localReply(w, http.StatusServiceUnavailable, "")
 			return
 		}
-		var allowed []string
-		if rt.Config != nil && rt.Config.LLM != nil {
-			allowed = rt.Config.LLM.Models
+		var opts *config.RouteLLM
+		if rt.Config != nil {
+			opts = rt.Config.LLM
 		}
-		l.LLM.ServeLLM(w, r, info, allowed)
+		l.LLM.ServeLLM(w, r, info, opts)
 	default:
 		name := rt.PickCluster(rand.Uint64())
 		c := l.Clusters[name]

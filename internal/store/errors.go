@@ -20,6 +20,14 @@ var (
 	// reason, but a client should see the same 401 for all three.
 	ErrKeyRevoked = errors.New("api key revoked")
 	ErrKeyExpired = errors.New("api key expired")
+	// ErrTokenRevoked and ErrTokenExpired are LookupUserToken's ErrKeyRevoked and
+	// ErrKeyExpired.
+	ErrTokenRevoked = errors.New("user token revoked")
+	ErrTokenExpired = errors.New("user token expired")
+	// ErrStale is the ErrConflict of an update or delete that named a version which is
+	// no longer the current one (errors.Is(err, ErrConflict) holds too). The management
+	// API answers it with 412 Precondition Failed rather than 409.
+	ErrStale = fmt.Errorf("stale version: %w", ErrConflict)
 	// ErrChangesPruned: Changes was asked for revisions older than the store keeps; the
 	// caller must reload everything.
 	ErrChangesPruned = errors.New("changes pruned")
@@ -53,5 +61,5 @@ func NotFound(kind, id string) error {
 
 // Stale returns the ErrConflict of an update or delete with an out-of-date version.
 func Stale(kind, id string, expected int64) error {
-	return fmt.Errorf("store: %s %q: version %d is not the current version: %w", kind, id, expected, ErrConflict)
+	return fmt.Errorf("store: %s %q: version %d is not the current version: %w", kind, id, expected, ErrStale)
 }

@@ -31,6 +31,25 @@ type Users interface {
 	ListUsers(ctx context.Context, tenantID string, opt ListOptions) (Page[User], error)
 }
 
+// UserTokens stores users' tokens for the management API. Deleting a user deletes its
+// tokens.
+type UserTokens interface {
+	// CreateUserToken makes a new random token for t.UserID with t's name and expiry,
+	// and returns it with its plaintext, which is never available again.
+	CreateUserToken(ctx context.Context, t UserToken) (UserToken, string, error)
+	GetUserToken(ctx context.Context, id string) (UserToken, error)
+	// RevokeUserToken marks a token revoked for good; revoking it again is an
+	// ErrConflict.
+	RevokeUserToken(ctx context.Context, id string, expectedVersion int64) (UserToken, error)
+	DeleteUserToken(ctx context.Context, id string, expectedVersion int64) error
+	// ListUserTokens lists the tokens of userID, or all tokens when it is empty.
+	ListUserTokens(ctx context.Context, userID string, opt ListOptions) (Page[UserToken], error)
+	// LookupUserToken finds the token with hash (see ParseUserToken) and its user. It
+	// fails with ErrNotFound, ErrTokenRevoked or ErrTokenExpired, and returns a token
+	// only when it may be used now.
+	LookupUserToken(ctx context.Context, hash KeyHash) (UserToken, User, error)
+}
+
 // Applications stores applications. Deleting one that still has keys or subscriptions
 // is an ErrConflict; its limits go with it.
 type Applications interface {
@@ -130,7 +149,7 @@ type Revisions interface {
 // Change is one object written at one revision.
 type Change struct {
 	Revision int64     `json:"revision"`
-	Kind     string    `json:"kind"` // "tenant", "user", "application", "api_key", "api", "subscription", "limit", "prompt_api"
+	Kind     string    `json:"kind"` // "tenant", "user", "user_token", "application", "api_key", "api", "subscription", "limit", "prompt_api"
 	ID       string    `json:"id"`
 	Op       Op        `json:"op"`
 	At       time.Time `json:"at"`
@@ -150,6 +169,7 @@ const (
 type Store interface {
 	Tenants
 	Users
+	UserTokens
 	Applications
 	Keys
 	APIs

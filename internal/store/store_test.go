@@ -232,3 +232,30 @@ func TestKeyUsable(t *testing.T) {
 		}
 	}
 }
+
+func TestUserTokenFormat(t *testing.T) {
+	plain, hash, prefix := NewUserToken()
+	if len(plain) != UserTokenLen || !strings.HasPrefix(plain, prefix) || prefix != plain[:len(UserTokenPrefix)+8] {
+		t.Fatalf("token %q prefix %q", plain, prefix)
+	}
+	if got, err := ParseUserToken(plain); err != nil || got != hash {
+		t.Fatalf("ParseUserToken: %v %v", got, err)
+	}
+	key, _, _ := NewKey()
+	for _, bad := range []string{"", key, plain[:len(plain)-1], plain + "a", plain[:10] + "A" + plain[11:]} {
+		var fe *FieldError
+		if _, err := ParseUserToken(bad); !errors.As(err, &fe) || fe.Field != "token" {
+			t.Errorf("ParseUserToken(%q) = %v, want invalid token", bad, err)
+		}
+	}
+	if _, err := ParseKey(plain); !errors.Is(err, ErrInvalid) {
+		t.Errorf("ParseKey accepts a user token: %v", err)
+	}
+}
+
+func TestStaleIsConflict(t *testing.T) {
+	err := Stale("tenant", "x", 3)
+	if !errors.Is(err, ErrStale) || !errors.Is(err, ErrConflict) {
+		t.Fatalf("Stale = %v: want ErrStale and ErrConflict", err)
+	}
+}

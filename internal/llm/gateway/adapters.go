@@ -72,13 +72,5 @@ func (g *Gateway) serveCountTokens(w http.ResponseWriter, body []byte) {
 		d.WriteError(w, e)
 		return
 	}
-	msgs := make([]usage.Message, 0, len(req.Messages))
-	for _, m := range req.Messages {
-		um := usage.Message{Role: m.Role, Content: m.Content.String()}
-		for _, tc := range m.ToolCalls {
-			um.ToolCallsJSON += tc.Function.Name + tc.Function.Arguments
-		}
-		msgs = append(msgs, um)
-	}
-	writeJSON(w, map[string]int{"input_tokens": countEstimator.CountMessages(req.Model, msgs)})
+	writeJSON(w, map[string]int{"input_tokens": countEstimator.CountMessages(req.Model, usageMessages(req.Messages))})
 }

@@ -165,7 +165,7 @@ func kindName(k llm.Kind) string {
 }
 
 // serveChat serves a chat call in dialect d: OpenAI chat completions or Anthropic messages.
-func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, info *stream.Info, d llm.Dialect, body []byte, allowed []string) {
+func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, info *stream.Info, d llm.Dialect, body []byte, who *caller) {
 	start := info.Start
 	req, e := d.ParseChat(body)
 	if e != nil {
@@ -173,7 +173,7 @@ func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, info *stream
 		d.WriteError(w, e)
 		return
 	}
-	if !allowedModel(req.Model, allowed) {
+	if !who.allows(req.Model) {
 		d.WriteError(w, modelNotFound(req.Model))
 		return
 	}
@@ -184,6 +184,13 @@ func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, info *stream
 		return
 	}
 	acct := &accounting{g: g, start: start, model: req.Model}
+	res, le := g.reserve(r.Context(), w.Header(), who.principal, req, plan[0])
+	if le != nil {
+		info.Details = "llm_limited"
+		d.WriteError(w, le)
+		return
+	}
+	defer res.settle(acct)
 	if g.cache != nil {
 		key, hit, state := g.cacheLookup(r.Context(), r, req)
 		w.Header()[cacheStatusHeader] = []string{state}

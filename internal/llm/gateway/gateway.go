@@ -13,8 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pylon-gateway/pylon/internal/access"
 	"github.com/pylon-gateway/pylon/internal/cluster"
 	"github.com/pylon-gateway/pylon/internal/config"
+	"github.com/pylon-gateway/pylon/internal/limits"
 	"github.com/pylon-gateway/pylon/internal/llm"
 	dialectopenai "github.com/pylon-gateway/pylon/internal/llm/dialect/openai"
 	"github.com/pylon-gateway/pylon/internal/llm/usage"
@@ -27,6 +29,12 @@ import (
 type Shared struct {
 	cooldowns *cooldowns
 	memory    memoryCaches
+
+	// Access authenticates API keys and knows their scopes and limits: set when the
+	// config has a management plane (store), nil otherwise.
+	Access *access.Access
+	// Limiter enforces limits and budgets: in process, or in Redis for several nodes.
+	Limiter limits.Limiter
 }
 
 // NewShared returns the process-wide LLM state.
@@ -157,9 +165,23 @@ func classify(method, path string) (endpoint, string) {
 
 var openaiDialect = dialectopenai.Dialect{}
 
+// caller is what the gateway knows of who makes a request and what the route allows.
+type caller struct {
+	allowed   []string          // the route's models, nil: any
+	principal *access.Principal // nil on routes without auth
+}
+
+func (c *caller) allows(model string) bool {
+	return allowedModel(model, c.allowed) && (c.principal == nil || access.AllowModel(c.principal, model))
+}
+
 // ServeLLM serves one request of an llm route.
-func (g *Gateway) ServeLLM(w http.ResponseWriter, r *http.Request, info *stream.Info, allowed []string) {
+func (g *Gateway) ServeLLM(w http.ResponseWriter, r *http.Request, info *stream.Info, route *config.RouteLLM) {
 	ep, id := classify(r.Method, r.URL.Path)
+	var who caller
+	if route != nil {
+		who.allowed = route.Models
+	}
 	d := llm.Dialect(openaiDialect)
 	if ep == epMessages || ep == epCountTokens {
 		if anthropicDialect == nil {
@@ -177,6 +199,15 @@ func (g *Gateway) ServeLLM(w http.ResponseWriter, r *http.Request, info *stream.
 		d.WriteError(w, &llm.Error{Kind: llm.KindNotFound, Code: "unknown_url", Message: "Unknown request URL: " + r.Method + " " + r.URL.Path})
 		return
 	}
+	if route != nil && route.Auth {
+		p, e := g.authenticate(r, info, route)
+		if e != nil {
+			info.Details = "llm_unauthorized"
+			d.WriteError(w, e)
+			return
+		}
+		who.principal = p
+	}
 	if r.Method != wantMethod {
 		w.Header().Set("Allow", wantMethod)
 		d.WriteError(w, llm.Errorf(llm.KindInvalidRequest, "method %s not allowed on %s: use %s", r.Method, r.URL.Path, wantMethod))
@@ -184,10 +215,10 @@ func (g *Gateway) ServeLLM(w http.ResponseWriter, r *http.Request, info *stream.
 	}
 	switch ep {
 	case epModels:
-		g.serveModels(w, allowed)
+		g.serveModels(w, &who)
 		return
 	case epModel:
-		g.serveModel(w, id, allowed)
+		g.serveModel(w, id, &who)
 		return
 	}
 	if !dialectopenai.ContentType(r.Header.Get("Content-Type")) {
@@ -202,12 +233,41 @@ func (g *Gateway) ServeLLM(w http.ResponseWriter, r *http.Request, info *stream.
 	}
 	switch ep {
 	case epChat, epMessages:
-		g.serveChat(w, r, info, d, body, allowed)
+		g.serveChat(w, r, info, d, body, &who)
 	case epCountTokens:
 		g.serveCountTokens(w, body)
 	case epCompletions, epEmbeddings, epResponses:
-		g.servePassthrough(w, r, info, ep, body, allowed)
+		g.servePassthrough(w, r, info, ep, body, &who)
 	}
+}
+
+// authenticate checks the request's API key, the key's route and API scopes and its
+// application's subscription to the route's API.
+func (g *Gateway) authenticate(r *http.Request, info *stream.Info, route *config.RouteLLM) (*access.Principal, *llm.Error) {
+	acc := g.shared.Access
+	if acc == nil {
+		return nil, llm.Errorf(llm.KindInternal, "this route requires API keys but the gateway has no store")
+	}
+	p, err := acc.Authenticate(access.Token(r))
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindAuthentication, Code: "invalid_api_key", Message: strings.TrimPrefix(err.Error(), "access: ")}
+	}
+	routeName := ""
+	if info.Route != nil {
+		routeName = info.Route.Name
+	}
+	if routeName != "" && !access.AllowRoute(p, routeName) {
+		return nil, llm.Errorf(llm.KindPermission, "the API key may not use route %q (its scopes.routes do not include it)", routeName)
+	}
+	if route.API != "" {
+		if !access.AllowAPI(p, route.API) {
+			return nil, llm.Errorf(llm.KindPermission, "the API key may not call API %q (its scopes.apis do not include it)", route.API)
+		}
+		if !acc.Subscribed(p, route.API) {
+			return nil, llm.Errorf(llm.KindPermission, "application %q has no approved subscription to API %q", p.AppName, route.API)
+		}
+	}
+	return p, nil
 }
 
 // readBody reads the request body, bounded by max_request_bytes.

@@ -16,10 +16,10 @@ var created = time.Now().Unix()
 
 // serveModels answers GET /v1/models from the route table: the models this route lets
 // callers use, never the providers' own lists.
-func (g *Gateway) serveModels(w http.ResponseWriter, allowed []string) {
+func (g *Gateway) serveModels(w http.ResponseWriter, who *caller) {
 	list := openai.ModelList{Object: "list", Data: []openai.Model{}}
 	for _, name := range g.router.models() {
-		if allowedModel(name, allowed) {
+		if who.allows(name) {
 			list.Data = append(list.Data, openai.Model{ID: name, Object: "model", Created: created, OwnedBy: g.owner(name)})
 		}
 	}
@@ -27,8 +27,8 @@ func (g *Gateway) serveModels(w http.ResponseWriter, allowed []string) {
 }
 
 // serveModel answers GET /v1/models/{id}.
-func (g *Gateway) serveModel(w http.ResponseWriter, id string, allowed []string) {
-	if !allowedModel(id, allowed) || len(g.router.plan(id, time.Now())) == 0 {
+func (g *Gateway) serveModel(w http.ResponseWriter, id string, who *caller) {
+	if !who.allows(id) || len(g.router.plan(id, time.Now())) == 0 {
 		openaiDialect.WriteError(w, modelNotFound(id))
 		return
 	}

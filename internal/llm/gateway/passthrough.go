@@ -22,7 +22,7 @@ import (
 // completions, embeddings and the Responses API. They go to OpenAI-family providers only,
 // with the model patched; the answer is relayed as it comes, streams included, and the
 // usage of a non-streamed answer is accounted.
-func (g *Gateway) servePassthrough(w http.ResponseWriter, r *http.Request, info *stream.Info, ep endpoint, body []byte, allowed []string) {
+func (g *Gateway) servePassthrough(w http.ResponseWriter, r *http.Request, info *stream.Info, ep endpoint, body []byte, who *caller) {
 	d := openaiDialect
 	var head struct {
 		Model  string `json:"model"`
@@ -36,7 +36,7 @@ func (g *Gateway) servePassthrough(w http.ResponseWriter, r *http.Request, info 
 		d.WriteError(w, llm.InvalidParam("model", "is required"))
 		return
 	}
-	if !allowedModel(head.Model, allowed) {
+	if !who.allows(head.Model) {
 		d.WriteError(w, modelNotFound(head.Model))
 		return
 	}

@@ -12,21 +12,28 @@ const (
 	// streamMaxHold caps what a StreamRedactor holds back for one unbroken run of
 	// non-space bytes or one unterminated private key block.
 	streamMaxHold = 8192
+	// streamBatch is the least a StreamRedactor releases at once (beyond its window).
+	streamBatch = 32
 )
 
 // StreamRedactor runs the detectors on a stream of text deltas (a streamed reply). It
-// holds back the last Config.StreamWindow bytes (default 64), extended back to the start
-// of the run of non-space bytes they end in and to the start of an unterminated
-// "-----BEGIN" block, but never more than 8 KiB. Every value that fits in the window, and
-// every value without spaces up to 8 KiB (e-mails, keys, JWTs), is redacted exactly as
-// Redact would; a value with spaces longer than the window, or longer than 8 KiB, can be
-// released in part before it is recognised. Not safe for concurrent use.
+// holds back the last Config.StreamWindow bytes (default 64) plus a batch of up to 32,
+// extended back to the start of the run of non-space bytes they end in and to the start
+// of an unterminated "-----BEGIN" block, but never more than 8 KiB. Every value that fits
+// in the window, and every value without spaces or inside a key block up to 4 KiB
+// (e-mails, keys, JWTs, PEM blocks), is redacted exactly as Redact would. What it can
+// miss: a value with spaces longer than the window (released before it is complete),
+// a value longer than the cap (its head is released redacted once recognised, or raw if
+// not yet recognisable), and a value whose detector needs more than 64 bytes of left
+// context. Not safe for concurrent use.
 type StreamRedactor struct {
 	r      *Redactor
 	v      *Vault
 	ctx    string // the tail of the released input, as context
 	pend   string
 	counts Counts
+	// nextScan is the length pend must reach before the next detection attempt.
+	nextScan int
 }
 
 // NewStreamRedactor returns a StreamRedactor writing tokens into v (which may be nil).
@@ -52,23 +59,35 @@ func (s *StreamRedactor) emit(final bool) string {
 	}
 	buf := s.ctx + s.pend
 	base := len(s.ctx)
-	cut := len(buf)
+	cut, forced := len(buf), false
 	if !final {
-		cut = s.cutPoint(buf, base)
+		if len(s.pend) < s.nextScan {
+			return ""
+		}
+		cut, forced = s.cutPoint(buf, base)
 		if cut <= base {
 			return ""
 		}
 	}
 	ms := s.r.find(buf, false)
-	for _, m := range ms {
+	for i, m := range ms {
 		if m.start >= base && m.start < cut && m.end > cut {
-			cut = m.start
+			if forced {
+				// Past the cap: release the value's head redacted, never raw.
+				ms[i].end = cut
+			} else {
+				cut = m.start
+			}
 			break
 		}
 	}
 	if cut <= base {
+		// A value runs past everything held: wait for a window more before looking
+		// again, so that a long value does not cost a scan per delta.
+		s.nextScan = len(s.pend) + s.r.window
 		return ""
 	}
+	s.nextScan = 0
 	var b strings.Builder
 	last := base
 	for _, m := range ms {
@@ -90,29 +109,39 @@ func (s *StreamRedactor) emit(final bool) string {
 }
 
 // cutPoint returns how far buf can be released before detection: the window back from
-// the end, then back to a space and before an open private key block, within the cap.
-func (s *StreamRedactor) cutPoint(buf string, base int) int {
-	floor := max(base, len(buf)-streamMaxHold)
-	cut := len(buf) - s.r.window
-	if cut <= floor {
-		return max(cut, floor)
-	}
-	c := cut
-	for c > floor && !isSpaceByte(buf[c-1]) {
-		c--
-	}
-	if c > floor {
-		cut = c
+// the end, then back to a space and before an open private key block. Releases come in
+// batches (streamBatch bytes at least) so that a stream of tiny deltas does not rescan
+// its tail for each of them; past the cap, half of the cap is released at once.
+func (s *StreamRedactor) cutPoint(buf string, base int) (cut int, forced bool) {
+	n := len(buf)
+	if n-base > streamMaxHold {
+		forced = true
+		cut = n - streamMaxHold/2
+		if k := strings.LastIndexAny(buf[n-streamMaxHold:cut], " \n\t\r"); k >= 0 {
+			cut = n - streamMaxHold + k + 1
+		}
 	} else {
-		cut = floor
+		cut = n - s.r.window
+		if cut-base < streamBatch {
+			return base, false
+		}
+		k := strings.LastIndexAny(buf[base:cut], " \n\t\r")
+		if k < 0 {
+			return base, false
+		}
+		cut = base + k + 1
+		from := base
+		if e := strings.LastIndex(buf[base:], "-----END"); e >= 0 {
+			from = base + e
+		}
+		if k := strings.Index(buf[from:], "-----BEGIN"); k >= 0 { // the first open block
+			cut = min(cut, from+k)
+		}
 	}
-	if k := strings.LastIndex(buf[base:], "-----BEGIN"); k >= 0 && !strings.Contains(buf[base+k:], "-----END") {
-		cut = max(floor, min(cut, base+k))
-	}
-	for cut > base && cut < len(buf) && !utf8.RuneStart(buf[cut]) {
+	for cut > base && cut < n && !utf8.RuneStart(buf[cut]) {
 		cut--
 	}
-	return cut
+	return cut, forced
 }
 
 func isSpaceByte(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }

@@ -69,6 +69,13 @@ func TestMigrate(t *testing.T) {
 				if rev, _ := d.Revision(ctx); rev != fx.rev+1 {
 					t.Fatalf("revision %d after migration and one write, want %d", rev, fx.rev+1)
 				}
+				u, err := d.CreateUser(ctx, store.User{TenantID: fx.tenant.ID, Email: "ada@example.com", Role: store.RoleViewer})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := d.CreateUserToken(ctx, store.UserToken{UserID: u.ID}); err != nil {
+					t.Fatal(err)
+				}
 			})
 
 			t.Run("up to date is a no-op", func(t *testing.T) {

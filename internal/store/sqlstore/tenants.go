@@ -116,9 +116,11 @@ func (d *DB) UpdateUser(ctx context.Context, u store.User, expectedVersion int64
 	})
 }
 
-// DeleteUser implements store.Users.
+// DeleteUser implements store.Users; the user's tokens go with it.
 func (d *DB) DeleteUser(ctx context.Context, id string, expectedVersion int64) error {
-	return remove(ctx, d, users, id, expectedVersion, nil)
+	return remove(ctx, d, users, id, expectedVersion, func(w *wtx, _ *store.User) error {
+		return deleteTokensOf(ctx, w, id)
+	})
 }
 
 // ListUsers implements store.Users.

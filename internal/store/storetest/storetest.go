@@ -22,6 +22,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Tenants", testTenants},
 		{"Users", testUsers},
+		{"UserTokens", testUserTokens},
+		{"UserTokenLookup", testUserTokenLookup},
 		{"Applications", testApplications},
 		{"Keys", testKeys},
 		{"KeyLookup", testKeyLookup},
@@ -636,14 +638,22 @@ func testStaleVersion(t *testing.T, s store.Store) {
 	for _, v := range []int64{0, 1, 3} {
 		_, err := s.UpdateTenant(ctx, tn, v)
 		wantErr(t, err, store.ErrConflict)
+		wantErr(t, err, store.ErrStale)
 	}
 	if got := must(s.GetTenant(ctx, tn.ID)).ok(t); got != v2 {
 		t.Fatalf("a stale update changed the tenant: %+v", got)
 	}
-	wantErr(t, s.DeleteApplication(ctx, f.app.ID, 7), store.ErrConflict)
+	wantErr(t, s.DeleteApplication(ctx, f.app.ID, 7), store.ErrStale)
 	must(s.GetApplication(ctx, f.app.ID)).ok(t)
 	_, err := s.SetAPILifecycle(ctx, publishedAPI(t, s, tn.ID, "x", false).ID, store.Deprecated, 1)
+	wantErr(t, err, store.ErrStale)
+	// A conflict that is not about the version is not stale: the management API tells
+	// 409 from 412 by it.
+	_, err = s.CreateTenant(ctx, store.Tenant{Name: "acme"})
 	wantErr(t, err, store.ErrConflict)
+	if errors.Is(err, store.ErrStale) {
+		t.Fatalf("a taken name is reported stale: %v", err)
+	}
 }
 
 func testInvalid(t *testing.T, s store.Store) {
@@ -942,4 +952,132 @@ func testDeleteRestrictions(t *testing.T, s store.Store) {
 	_, err := s.GetLimit(ctx, lim.ID)
 	wantErr(t, err, store.ErrNotFound)
 	noErr(t, s.DeleteTenant(ctx, f.tenant.ID, 0))
+}
+
+func testUserTokens(t *testing.T, s store.Store) {
+	f := newFixture(t, s, "acme")
+	u := must(s.CreateUser(ctx, store.User{TenantID: f.tenant.ID, Email: "ada@example.com", Role: store.RoleDeveloper})).ok(t)
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	tok, plain, err := s.CreateUserToken(ctx, store.UserToken{UserID: u.ID, Name: "laptop", ExpiresAt: &exp, Meta: store.Meta{ID: "ignored"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMeta(t, tok.Meta, 1)
+	if len(plain) != store.UserTokenLen || plain[:len(tok.Prefix)] != tok.Prefix || tok.Prefix[:3] != store.UserTokenPrefix ||
+		tok.Hash != store.HashKey(plain) || tok.UserID != u.ID || tok.Name != "laptop" || !tok.ExpiresAt.Equal(exp) {
+		t.Fatalf("token %+v plaintext %q", tok, plain)
+	}
+	if h, err := store.ParseUserToken(plain); err != nil || h != tok.Hash {
+		t.Fatalf("ParseUserToken: %v", err)
+	}
+	if _, err := store.ParseKey(plain); err == nil {
+		t.Fatal("a user token parses as an API key")
+	}
+	got := must(s.GetUserToken(ctx, tok.ID)).ok(t)
+	if !equalJSON(got, tok) || got.Hash != tok.Hash {
+		t.Fatalf("get %+v, want %+v", got, tok)
+	}
+	second, _, err := s.CreateUserToken(ctx, store.UserToken{UserID: u.ID})
+	noErr(t, err)
+	other := must(s.CreateUser(ctx, store.User{TenantID: f.tenant.ID, Email: "bob@example.com", Role: store.RoleViewer})).ok(t)
+	_, _, err = s.CreateUserToken(ctx, store.UserToken{UserID: other.ID})
+	noErr(t, err)
+	page := must(s.ListUserTokens(ctx, u.ID, store.ListOptions{Limit: 1})).ok(t)
+	if len(page.Items) != 1 || page.Items[0].ID != tok.ID || page.Next == "" {
+		t.Fatalf("first page %+v", page)
+	}
+	page = must(s.ListUserTokens(ctx, u.ID, store.ListOptions{Limit: 1, Cursor: page.Next})).ok(t)
+	if len(page.Items) != 1 || page.Items[0].ID != second.ID || page.Next != "" {
+		t.Fatalf("second page %+v", page)
+	}
+	if all := must(s.ListUserTokens(ctx, "", store.ListOptions{})).ok(t); len(all.Items) != 3 {
+		t.Fatalf("all tokens: %d, want 3", len(all.Items))
+	}
+
+	_, _, err = s.CreateUserToken(ctx, store.UserToken{UserID: "01900000-0000-7000-8000-000000000000"})
+	wantField(t, err, "user_id")
+	_, _, err = s.CreateUserToken(ctx, store.UserToken{})
+	wantField(t, err, "user_id")
+	past := time.Now().Add(-time.Minute)
+	_, _, err = s.CreateUserToken(ctx, store.UserToken{UserID: u.ID, ExpiresAt: &past})
+	wantField(t, err, "expires_at")
+	_, _, err = s.CreateUserToken(ctx, store.UserToken{UserID: u.ID, Name: "a\x00b"})
+	wantField(t, err, "name")
+
+	_, err = s.RevokeUserToken(ctx, tok.ID, 7)
+	wantErr(t, err, store.ErrStale)
+	rev := must(s.RevokeUserToken(ctx, tok.ID, 1)).ok(t)
+	if rev.RevokedAt == nil || rev.Version != 2 {
+		t.Fatalf("revoke %+v", rev)
+	}
+	_, err = s.RevokeUserToken(ctx, tok.ID, 2)
+	wantErr(t, err, store.ErrConflict)
+	if errors.Is(err, store.ErrStale) {
+		t.Fatalf("revoking twice is reported stale: %v", err)
+	}
+	noErr(t, s.DeleteUserToken(ctx, second.ID, 1))
+	_, err = s.GetUserToken(ctx, second.ID)
+	wantErr(t, err, store.ErrNotFound)
+
+	// Deleting a user deletes its tokens, and the revision moves once.
+	before := must(s.Revision(ctx)).ok(t)
+	noErr(t, s.DeleteUser(ctx, u.ID, u.Version))
+	if after := must(s.Revision(ctx)).ok(t); after != before+1 {
+		t.Fatalf("revision %d -> %d deleting a user with a token, want +1", before, after)
+	}
+	_, err = s.GetUserToken(ctx, tok.ID)
+	wantErr(t, err, store.ErrNotFound)
+	changes, _, err := s.Changes(ctx, before)
+	noErr(t, err)
+	if len(changes) != 2 || changes[0].Kind != "user_token" || changes[0].ID != tok.ID || changes[1].Kind != "user" {
+		t.Fatalf("changes of deleting a user: %+v", changes)
+	}
+}
+
+func equalJSON(a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+func testUserTokenLookup(t *testing.T, s store.Store) {
+	f := newFixture(t, s, "acme")
+	u := must(s.CreateUser(ctx, store.User{TenantID: f.tenant.ID, Email: "ada@example.com", Role: store.RoleTenantAdmin})).ok(t)
+	tok, plain, err := s.CreateUserToken(ctx, store.UserToken{UserID: u.ID})
+	noErr(t, err)
+	h, err := store.ParseUserToken(plain)
+	noErr(t, err)
+	gt, gu, err := s.LookupUserToken(ctx, h)
+	noErr(t, err)
+	if gt.ID != tok.ID || gu != u {
+		t.Fatalf("lookup %+v %+v", gt, gu)
+	}
+	// The token carries the user's current role.
+	u.Role = store.RoleViewer
+	u = must(s.UpdateUser(ctx, u, u.Version)).ok(t)
+	if _, gu, err = s.LookupUserToken(ctx, h); err != nil || gu.Role != store.RoleViewer {
+		t.Fatalf("lookup after a role change: %+v %v", gu, err)
+	}
+	_, _, err = s.LookupUserToken(ctx, store.HashKey(plain+"x"))
+	wantErr(t, err, store.ErrNotFound)
+	// An API key's hash is no user token.
+	_, keyPlain, err := s.CreateKey(ctx, store.APIKey{ApplicationID: f.app.ID})
+	noErr(t, err)
+	_, _, err = s.LookupUserToken(ctx, store.HashKey(keyPlain))
+	wantErr(t, err, store.ErrNotFound)
+
+	must(s.RevokeUserToken(ctx, tok.ID, 1)).ok(t)
+	_, _, err = s.LookupUserToken(ctx, h)
+	wantErr(t, err, store.ErrTokenRevoked)
+
+	soon := time.Now().Add(150 * time.Millisecond)
+	_, plain2, err := s.CreateUserToken(ctx, store.UserToken{UserID: u.ID, ExpiresAt: &soon})
+	noErr(t, err)
+	h2 := store.HashKey(plain2)
+	if _, _, err := s.LookupUserToken(ctx, h2); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(soon) + 10*time.Millisecond)
+	_, _, err = s.LookupUserToken(ctx, h2)
+	wantErr(t, err, store.ErrTokenExpired)
 }
