@@ -100,7 +100,9 @@ func (a *Access) Reload(ctx context.Context) error {
 		return err
 	}
 	apps := map[string]store.Application{}
-	if err := each(ctx, func(o store.ListOptions) (store.Page[store.Application], error) { return a.st.ListApplications(ctx, "", o) }, func(x store.Application) {
+	if err := each(ctx, func(o store.ListOptions) (store.Page[store.Application], error) {
+		return a.st.ListApplications(ctx, "", o)
+	}, func(x store.Application) {
 		apps[x.ID] = x
 	}); err != nil {
 		return err
