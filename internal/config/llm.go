@@ -91,6 +91,34 @@ type LLM struct {
 	PriceFile string `yaml:"price_file,omitempty" json:"price_file,omitempty"`
 	// Cache, when set, answers repeated identical chat requests from a cache.
 	Cache *LLMCache `yaml:"cache,omitempty" json:"cache,omitempty"`
+	// PII, when set, redacts personal data and secrets from prompts before they leave for a
+	// provider (see docs/pii.md).
+	PII *LLMPII `yaml:"pii,omitempty" json:"pii,omitempty"`
+}
+
+// LLMPII configures PII redaction of prompts.
+type LLMPII struct {
+	// Mode is mask ("[EMAIL]", the default), hash ("[EMAIL:3f2a9c1b]", keyed by hash_key) or
+	// token (reversible: "⟦EMAIL_1⟧" goes to the provider and the original comes back in
+	// the reply the client sees, streams included).
+	Mode string `yaml:"mode,omitempty" json:"mode,omitempty"`
+	// Modes overrides the mode per detector.
+	Modes map[string]string `yaml:"modes,omitempty" json:"modes,omitempty"`
+	// Detectors lists the detectors (or groups: all, secrets, national_id, ip) to run
+	// (default all); Disable removes some.
+	Detectors []string `yaml:"detectors,omitempty" json:"detectors,omitempty"`
+	Disable   []string `yaml:"disable,omitempty" json:"disable,omitempty"`
+	// Custom adds patterns: {name, pattern (RE2), label}.
+	Custom []PIIPattern `yaml:"custom,omitempty" json:"custom,omitempty"`
+	// HashKey keys the hash mode (required for it).
+	HashKey *Secret `yaml:"hash_key,omitempty" json:"hash_key,omitempty"`
+}
+
+// PIIPattern is a custom PII pattern.
+type PIIPattern struct {
+	Name    string `yaml:"name" json:"name"`
+	Pattern string `yaml:"pattern" json:"pattern"`
+	Label   string `yaml:"label,omitempty" json:"label,omitempty"`
 }
 
 // LLMCache is the exact-match response cache of chat calls.

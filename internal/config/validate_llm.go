@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -167,6 +168,33 @@ func (v *validator) llm(c *Config, clusters map[string]bool) {
 		}
 		if cc.MaxBytes < 0 {
 			v.add("llm.cache.max_bytes", "must not be negative")
+		}
+	}
+	if pc := c.LLM.PII; pc != nil {
+		okMode := func(m string) bool { return m == "" || m == "mask" || m == "hash" || m == "token" }
+		if !okMode(pc.Mode) {
+			v.add("llm.pii.mode", "must be mask, hash or token, got %q", pc.Mode)
+		}
+		hashUsed := pc.Mode == "hash"
+		for d, m := range pc.Modes {
+			if !okMode(m) {
+				v.add("llm.pii.modes."+d, "must be mask, hash or token, got %q", m)
+			}
+			hashUsed = hashUsed || m == "hash"
+		}
+		if hashUsed && pc.HashKey == nil {
+			v.add("llm.pii.hash_key", "is required by the hash mode (a secret: env, file or value)")
+		}
+		if pc.HashKey != nil {
+			v.secret("llm.pii.hash_key", pc.HashKey, true)
+		}
+		for i, cp := range pc.Custom {
+			if cp.Name == "" {
+				v.add(fmt.Sprintf("llm.pii.custom[%d].name", i), "is required")
+			}
+			if _, err := regexp.Compile(cp.Pattern); err != nil || cp.Pattern == "" {
+				v.add(fmt.Sprintf("llm.pii.custom[%d].pattern", i), "must be a non-empty RE2 regular expression: %v", err)
+			}
 		}
 	}
 	if c.LLM.PriceFile != "" {

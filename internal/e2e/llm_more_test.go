@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,5 +199,47 @@ func TestLLMStreamIsNotBuffered(t *testing.T) {
 	}
 	if total-first < 400*time.Millisecond {
 		t.Fatalf("first content at %v of %v: the stream was held back", first, total)
+	}
+}
+
+// PII redaction with reversible tokens: the provider never sees the e-mail address or the
+// card, and the client gets them back in the reply, plain and streamed (the token split
+// across chunks).
+func TestLLMPIIRedaction(t *testing.T) {
+	up := fakellm.OpenAI(t)
+	g := testutil.StartGateway(t, llmConfig(fmt.Sprintf(`
+  - {name: oa, type: openai, base_url: %s/v1, api_keys: [{value: k}], models: [m]}`, up.URL), `
+  - {name: chat, targets: [{provider: oa, model: m}]}
+llm:
+  pii: {mode: token}`))
+	client := openaiClient(g)
+	prompt := "Write to jane.doe@example.com about card 4111 1111 1111 1111."
+	reply := "Sure, I will write to ⟦EMAIL_1⟧ today."
+	params := openai.ChatCompletionNewParams{Model: "m", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)}}
+	up.Script(fakellm.Reply{Text: reply})
+	c, err := client.Chat.Completions.New(context.Background(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Choices[0].Message.Content; got != "Sure, I will write to jane.doe@example.com today." {
+		t.Fatalf("plain reply %q", got)
+	}
+	sent := string(up.Last(t).Body)
+	if strings.Contains(sent, "jane.doe@example.com") || strings.Contains(sent, "4111") || !strings.Contains(sent, "EMAIL_1") {
+		t.Fatalf("the provider saw %s", sent)
+	}
+	for _, chunks := range []int{3, 11, 29} {
+		up.Script(fakellm.Reply{Text: reply, Chunks: chunks})
+		st := client.Chat.Completions.NewStreaming(context.Background(), params)
+		acc := openai.ChatCompletionAccumulator{}
+		for st.Next() {
+			acc.AddChunk(st.Current())
+		}
+		if st.Err() != nil || acc.Choices[0].Message.Content != "Sure, I will write to jane.doe@example.com today." {
+			t.Fatalf("%d chunks: %v %q", chunks, st.Err(), acc.Choices[0].Message.Content)
+		}
+	}
+	if v := g.Metric(`pylon_llm_pii_redactions_total{detector="email"}`); v == "" || v == "0" {
+		t.Fatalf("redactions metric %q", v)
 	}
 }

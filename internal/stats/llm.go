@@ -23,6 +23,8 @@ type LLM struct {
 	CacheHits        *prometheus.CounterVec // provider, model: answers served from the cache
 	CacheSavedTokens *prometheus.CounterVec // provider, model: tokens a hit did not spend
 	CacheSavedCost   *prometheus.CounterVec // provider, model: USD a hit did not spend
+
+	PIIRedactions *prometheus.CounterVec // detector: values redacted from prompts
 }
 
 // LLM returns the registry's LLM metrics, registering them on first use.
@@ -64,7 +66,9 @@ func (r *Registry) newLLM() {
 		Help: "Tokens the response cache saved."}, pm)
 	m.CacheSavedCost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pylon_llm_cache_saved_usd_total",
 		Help: "Cost in USD the response cache saved."}, pm)
-	r.reg.MustRegister(m.CacheHits, m.CacheSavedTokens, m.CacheSavedCost)
+	m.PIIRedactions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pylon_llm_pii_redactions_total",
+		Help: "Values redacted from prompts, by detector."}, []string{"detector"})
+	r.reg.MustRegister(m.CacheHits, m.CacheSavedTokens, m.CacheSavedCost, m.PIIRedactions)
 	r.reg.MustRegister(m.Requests, m.Tokens, m.Cost, m.CostUnknown, m.TTFT, m.TPOT, m.Duration, m.AddedLatency, m.Fallbacks, m.AttemptErrors)
 	r.llm = m
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pylon-gateway/pylon/internal/llm"
+	"github.com/pylon-gateway/pylon/internal/llm/pii"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
 	"github.com/pylon-gateway/pylon/internal/llm/usage"
 )
@@ -19,7 +20,8 @@ type accounting struct {
 	attempts     int
 	upstream     time.Duration // time spent waiting on providers, every attempt
 	outputChunks int
-	cacheKey     string // where to cache the answer; "" for nowhere
+	cacheKey     string     // where to cache the answer; "" for nowhere
+	vault        *pii.Vault // the call's reversible PII tokens, nil without redaction
 
 	recorded bool
 	usage    usage.Usage

@@ -10,6 +10,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/config"
 	"github.com/pylon-gateway/pylon/internal/llm"
 	"github.com/pylon-gateway/pylon/internal/llm/cache"
+	"github.com/pylon-gateway/pylon/internal/llm/pii"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
 	"github.com/pylon-gateway/pylon/internal/llm/usage"
 )
@@ -97,7 +98,16 @@ func (g *Gateway) cacheStore(ctx context.Context, key string, resp *openai.ChatR
 }
 
 // serveHit answers from the cache: plain, or replayed as a stream.
-func (g *Gateway) serveHit(w http.ResponseWriter, d llm.Dialect, req *openai.ChatRequest, e *cache.Entry) {
+func (g *Gateway) serveHit(w http.ResponseWriter, d llm.Dialect, req *openai.ChatRequest, e *cache.Entry, vault *pii.Vault) {
+	if vault != nil && vault.Len() > 0 {
+		// Entries keep PII tokenized; this call's vault has the same tokens for the same
+		// request, so the client gets its own data back.
+		if r, err := pii.RestoreResponse(e.Response, vault); err == nil {
+			cp := *e
+			cp.Response = r
+			e = &cp
+		}
+	}
 	h := w.Header()
 	h[cacheStatusHeader] = []string{"hit"}
 	h["X-Pylon-Provider"] = []string{e.Provider}

@@ -12,6 +12,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/cluster"
 	"github.com/pylon-gateway/pylon/internal/lb"
 	"github.com/pylon-gateway/pylon/internal/llm"
+	"github.com/pylon-gateway/pylon/internal/llm/pii"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
 	"github.com/pylon-gateway/pylon/internal/stream"
 )
@@ -184,6 +185,17 @@ func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, info *stream
 		return
 	}
 	acct := &accounting{g: g, start: start, model: req.Model}
+	if g.pii != nil {
+		// Redact before anything leaves or is stored; tokens come back in the reply.
+		acct.vault = pii.NewVault()
+		var counts pii.Counts
+		req, counts = g.pii.RedactChat(req, acct.vault)
+		if g.metrics != nil {
+			for det, n := range counts {
+				g.metrics.PIIRedactions.WithLabelValues(det).Add(float64(n))
+			}
+		}
+	}
 	res, le := g.reserve(r.Context(), w.Header(), who.principal, req, plan[0])
 	if le != nil {
 		info.Details = "llm_limited"
@@ -196,7 +208,7 @@ func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, info *stream
 		w.Header()[cacheStatusHeader] = []string{state}
 		if hit != nil {
 			info.Details = "llm_cache_hit"
-			g.serveHit(w, d, req, hit)
+			g.serveHit(w, d, req, hit, acct.vault)
 			return
 		}
 		acct.cacheKey = key
@@ -301,6 +313,13 @@ func (g *Gateway) writeChat(w http.ResponseWriter, d llm.Dialect, req *openai.Ch
 	acct.finish(out.Usage, true)
 	acct.setHeaders(w.Header())
 	g.cacheStore(context.WithoutCancel(x.ctx), acct.cacheKey, out, acct.target)
+	if acct.vault != nil {
+		restored, err := pii.RestoreResponse(out, acct.vault)
+		if err != nil {
+			return false, llm.Errorf(llm.KindUpstream, "decoding the provider's answer: %v", err)
+		}
+		out = restored
+	}
 	d.WriteChat(w, out, req)
 	return true, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/limits"
 	"github.com/pylon-gateway/pylon/internal/llm"
 	dialectopenai "github.com/pylon-gateway/pylon/internal/llm/dialect/openai"
+	"github.com/pylon-gateway/pylon/internal/llm/pii"
 	"github.com/pylon-gateway/pylon/internal/llm/usage"
 	"github.com/pylon-gateway/pylon/internal/stats"
 	"github.com/pylon-gateway/pylon/internal/stream"
@@ -51,6 +52,7 @@ type Gateway struct {
 	maxBody     int64
 	prices      *usage.Table
 	cache       *responseCache
+	pii         *pii.Redactor
 	estimator   usage.Estimator
 	metrics     *stats.LLM
 	log         *slog.Logger
@@ -107,7 +109,34 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	}
 	g.router = newRouter(cfg, g.providers, opts.Shared.cooldowns)
 	g.cache = newResponseCache(cfg.LLM.Cache, opts.Shared)
+	if pc := cfg.LLM.PII; pc != nil {
+		if g.pii, err = newRedactor(pc); err != nil {
+			return nil, fmt.Errorf("llm.pii: %w", err)
+		}
+	}
 	return g, nil
+}
+
+// newRedactor builds the PII redactor of the config.
+func newRedactor(pc *config.LLMPII) (*pii.Redactor, error) {
+	c := pii.Config{Mode: pii.Mode(pc.Mode), Detectors: pc.Detectors, Disable: pc.Disable}
+	if len(pc.Modes) > 0 {
+		c.Modes = map[string]pii.Mode{}
+		for d, m := range pc.Modes {
+			c.Modes[d] = pii.Mode(m)
+		}
+	}
+	for _, cp := range pc.Custom {
+		c.Custom = append(c.Custom, pii.CustomPattern{Name: cp.Name, Pattern: cp.Pattern, Label: cp.Label})
+	}
+	if pc.HashKey != nil {
+		k, err := pc.HashKey.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("hash_key: %w", err)
+		}
+		c.HashKey = []byte(k)
+	}
+	return pii.New(c)
 }
 
 func hasLLMRoute(cfg *config.Config) bool {

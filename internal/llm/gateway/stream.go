@@ -9,6 +9,7 @@ import (
 
 	"github.com/pylon-gateway/pylon/internal/llm"
 	"github.com/pylon-gateway/pylon/internal/llm/cache"
+	"github.com/pylon-gateway/pylon/internal/llm/pii"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
 	"github.com/tidwall/gjson"
 )
@@ -31,6 +32,10 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 	if acct.cacheKey != "" {
 		acc = new(cache.Accumulator)
 	}
+	var restorer *pii.ChunkRestorer
+	if acct.vault != nil && acct.vault.Len() > 0 {
+		restorer = pii.NewChunkRestorer(acct.vault)
+	}
 	for {
 		ch, err := cr.Next()
 		if err != nil {
@@ -43,6 +48,11 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 				acct.streamed(firstToken, usage)
 				acct.finish(usage, true)
 				cw.hold = false
+				if restorer != nil {
+					if rest := restorer.Flush(); rest != nil {
+						sw.WriteChunk(rest)
+					}
+				}
 				if acc != nil && acc.Complete() {
 					g.cacheStore(context.WithoutCancel(x.ctx), acct.cacheKey, acc.Response(), acct.target)
 				}
@@ -65,8 +75,8 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 			sw.Fail(le)
 			return true, nil
 		}
-		if ch.Lazy() && (acc != nil || d != llm.Dialect(openaiDialect)) {
-			// Undecoded: the cache and other dialects need its fields.
+		if ch.Lazy() && (acc != nil || restorer != nil || d != llm.Dialect(openaiDialect)) {
+			// Undecoded: the cache, PII restoring and other dialects need its fields.
 			if err := ch.Decode(); err != nil {
 				ch = nil
 				x.done(502, err)
@@ -85,7 +95,10 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 			usage = ch.Usage
 		}
 		if acc != nil {
-			acc.Add(ch)
+			acc.Add(ch) // as the provider wrote it: PII stays tokenized in the cache
+		}
+		if restorer != nil {
+			ch = restorer.Restore(ch)
 		}
 		cw.hold = ready != nil && ready.Ready()
 		if sw == nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Reply scripts one answer of a fake provider.
@@ -130,10 +131,17 @@ func words(text string, n int) []string {
 	if n > len(text) {
 		n = len(text)
 	}
+	// Pieces of about len/n bytes, cut at rune boundaries: a JSON string carries whole
+	// characters, so a real provider never splits one.
 	size := (len(text) + n - 1) / n
 	var out []string
-	for i := 0; i < len(text); i += size {
-		out = append(out, text[i:min(i+size, len(text))])
+	for len(text) > 0 {
+		cut := min(size, len(text))
+		for cut < len(text) && !utf8.RuneStart(text[cut]) {
+			cut++
+		}
+		out = append(out, text[:cut])
+		text = text[cut:]
 	}
 	return out
 }
