@@ -112,16 +112,13 @@ func noRef(field, kind, id string) error {
 // tenantFor returns the tenant a non-admin's new object goes to: theirs, whether the
 // body names it or not. An admin must name one.
 func tenantFor(p principal, given string) (string, error) {
-	if p.admin() || given == "" && p.tenantID == "" {
+	if p.admin() {
 		return given, nil
 	}
-	if given == "" {
+	if given == "" || given == p.tenantID {
 		return p.tenantID, nil
 	}
-	if given != p.tenantID {
-		return "", noRef("tenant_id", "tenant", given)
-	}
-	return given, nil
+	return "", noRef("tenant_id", "tenant", given)
 }
 
 // tenantFilter is the tenant a list is narrowed to: ?tenant_id= for admins (empty: all),
