@@ -5,16 +5,20 @@ package admin
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"regexp"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/pylon-gateway/pylon/internal/admin/mgmt"
+	"github.com/pylon-gateway/pylon/internal/config"
 	"github.com/pylon-gateway/pylon/internal/runtime"
 )
 
@@ -28,9 +32,10 @@ type Info struct {
 
 // Handler is the admin HTTP handler.
 type Handler struct {
-	rt   *runtime.Runtime
-	info Info
-	mux  *http.ServeMux
+	rt    *runtime.Runtime
+	info  Info
+	mux   *http.ServeMux
+	token atomic.Pointer[cachedToken]
 }
 
 // New builds the admin handler over a runtime.
@@ -49,7 +54,47 @@ func New(rt *runtime.Runtime, info Info) *Handler {
 	h.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	h.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	h.mux.Handle("GET /stats/prometheus", promhttp.HandlerFor(rt.Stats().Gatherer(), promhttp.HandlerOpts{}))
+	// The management API, when the config has a store (opened once per process).
+	if st := rt.Store(); st != nil {
+		h.mux.Handle(mgmt.Prefix+"/", mgmt.New(st, mgmt.Options{AdminToken: h.adminToken, Log: slog.Default()}))
+	} else {
+		h.mux.HandleFunc(mgmt.Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintln(w, `{"error":{"code":"not_found","message":"the management API needs a store: configure store: {dsn: sqlite:/var/lib/pylon/pylon.db} (see docs/management.md)"}}`)
+		})
+	}
 	return h
+}
+
+// adminToken is the management API's administrator token: admin.token of the running
+// config, else $PYLON_ADMIN_TOKEN, else none. The resolved value is kept per config
+// snapshot, so that a token in a file is read once per reload, not once per request.
+func (h *Handler) adminToken() string {
+	snap := h.rt.Current()
+	var sec *config.Secret
+	if snap != nil {
+		sec = snap.Config.Admin.Token
+	}
+	if sec == nil {
+		return os.Getenv("PYLON_ADMIN_TOKEN")
+	}
+	if c := h.token.Load(); c != nil && c.snap == snap {
+		return c.value
+	}
+	v, err := sec.Resolve()
+	if err != nil {
+		// An unresolvable token admits nobody as admin; users' tokens still work.
+		slog.Warn("admin.token cannot be resolved; the management API accepts only user tokens", "error", err.Error())
+		v = ""
+	}
+	h.token.Store(&cachedToken{snap: snap, value: v})
+	return v
+}
+
+type cachedToken struct {
+	snap  *runtime.Snapshot
+	value string
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
@@ -64,6 +109,7 @@ var endpoints = [][2]string{
 	{"/stats/prometheus", "all stats in Prometheus text format"},
 	{"/debug/pprof/", "Go profiles: CPU (/debug/pprof/profile?seconds=N), heap, goroutines"},
 	{"POST /reopen_logs", "reopen access log files (after log rotation moved them)"},
+	{"/api/v1/", "the management REST API (needs store; OpenAPI at /api/v1/openapi.json)"},
 }
 
 func (h *Handler) index(w http.ResponseWriter, r *http.Request) {

@@ -23,7 +23,9 @@ func (p principal) admin() bool { return p.role == store.RoleAdmin }
 
 // sees reports whether objects of tenantID are visible to p. Objects p cannot see are
 // answered 404, exactly like missing ones, so that their existence does not leak.
-func (p principal) sees(tenantID string) bool { return p.admin() || tenantID != "" && p.tenantID == tenantID }
+func (p principal) sees(tenantID string) bool {
+	return p.admin() || tenantID != "" && p.tenantID == tenantID
+}
 
 // The permissions beyond reading one's own tenant, by role:
 //

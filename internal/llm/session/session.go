@@ -1,11 +1,13 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
@@ -191,3 +193,36 @@ func decodeMessage(b []byte, m *openai.Message) error {
 // firstVersion is the version of a new session: random in [1, 2^52), exact
 // in Lua's numbers, so that versions of two lives of one id do not meet.
 func firstVersion() int64 { return 1 + rand.Int64N(1<<52-1) }
+
+// cloneMessage deep-copies a message, so that a caller may modify what a
+// store gives it. It copies every reference field of openai.Message; a new
+// one must be added here (TestCloneMessage checks by reflection).
+func cloneMessage(src *openai.Message) openai.Message {
+	m := *src
+	if m.Content != nil {
+		c := *m.Content
+		if c.Parts != nil {
+			c.Parts = slices.Clone(c.Parts)
+			for i := range c.Parts {
+				p := &c.Parts[i]
+				if p.ImageURL != nil {
+					v := *p.ImageURL
+					p.ImageURL = &v
+				}
+				if p.InputAudio != nil {
+					v := *p.InputAudio
+					p.InputAudio = &v
+				}
+				if p.File != nil {
+					v := *p.File
+					p.File = &v
+				}
+				p.CacheControl = bytes.Clone(p.CacheControl)
+			}
+		}
+		m.Content = &c
+	}
+	m.ToolCalls = slices.Clone(m.ToolCalls)
+	m.ThinkingBlocks = slices.Clone(m.ThinkingBlocks)
+	return m
+}

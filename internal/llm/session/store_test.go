@@ -52,6 +52,14 @@ func TestAppendLoadRoundTrip(t *testing.T) {
 		if s.Created.IsZero() || s.Updated.Before(s.Created) || !s.Expires.After(s.Accessed) {
 			t.Errorf("times: %+v", s)
 		}
+		// What Load returns is the caller's to modify.
+		msgs[0].Content.Text = "changed"
+		msgs[1].ToolCalls[0].ID = "changed"
+		msgs[5].Content.Parts[1].ImageURL.URL = "changed"
+		again, _ := mustLoad(t, e.st, "acme/k1", "s-1")
+		if got, want := mustJSON(t, again), mustJSON(t, conv); got != want {
+			t.Fatalf("a caller's change reached the store:\n got %s\nwant %s", got, want)
+		}
 		st, err := e.st.Stat(ctx, "acme/k1", "s-1")
 		if err != nil || st.Messages != 7 || st.Version != s.Version {
 			t.Errorf("stat = %+v, %v", st, err)

@@ -31,6 +31,9 @@ type Reply struct {
 	// Usage reported by the provider (in the provider's own semantics for cached tokens).
 	PromptTokens, CompletionTokens, CachedTokens int
 
+	// Delay is how long the fake thinks before it answers.
+	Delay time.Duration
+
 	// Streaming behaviour.
 	Chunks        int           // split Text into this many deltas (default: one per word)
 	ChunkDelay    time.Duration // pause between stream events

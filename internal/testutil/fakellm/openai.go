@@ -45,6 +45,9 @@ func openAIError(w http.ResponseWriter, status int, typ, msg string, retryAfter 
 func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	rep := s.next(r, body)
+	if rep.Delay > 0 {
+		time.Sleep(rep.Delay)
+	}
 	azure := strings.HasPrefix(r.URL.Path, "/openai/deployments/")
 	if s.Key != "" {
 		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
