@@ -6,6 +6,7 @@
 package access
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/pylon-gateway/pylon/internal/limits"
 	"github.com/pylon-gateway/pylon/internal/store"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Principal is who a request is: an API key, its application and tenant.
@@ -49,6 +51,15 @@ type view struct {
 	// subs holds, per application, the names of the APIs it has an approved subscription
 	// to, where the API is published or deprecated.
 	subs map[string]map[string]bool
+	// prompts holds the published and deprecated prompt APIs by "tenant/name/version".
+	prompts map[string]*PromptAPI
+}
+
+// PromptAPI is a prompt API ready to serve: its stored form and its compiled input schema.
+type PromptAPI struct {
+	store.PromptAPI
+	TenantName string
+	Schema     *jsonschema.Schema
 }
 
 // Access answers the data plane's questions from the current view.
@@ -92,7 +103,8 @@ func (a *Access) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("access: revision: %w", err)
 	}
-	v := &view{rev: rev, keys: map[store.KeyHash]*Principal{}, limits: map[string][]limits.Limit{}, subs: map[string]map[string]bool{}}
+	v := &view{rev: rev, keys: map[store.KeyHash]*Principal{}, limits: map[string][]limits.Limit{}, subs: map[string]map[string]bool{},
+		prompts: map[string]*PromptAPI{}}
 	tenants := map[string]string{}
 	if err := each(ctx, func(o store.ListOptions) (store.Page[store.Tenant], error) { return a.st.ListTenants(ctx, o) }, func(t store.Tenant) {
 		tenants[t.ID] = t.Name
@@ -143,8 +155,39 @@ func (a *Access) Reload(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	if err := each(ctx, func(o store.ListOptions) (store.Page[store.PromptAPI], error) { return a.st.ListPromptAPIs(ctx, "", o) }, func(p store.PromptAPI) {
+		if p.Lifecycle != store.Published && p.Lifecycle != store.Deprecated {
+			return
+		}
+		sch, err := compileSchema(p.InputSchema)
+		if err != nil {
+			a.log.Warn("access: a prompt API's input schema does not compile; it is not served", "prompt_api", p.ID, "error", err)
+			return
+		}
+		v.prompts[tenants[p.TenantID]+"/"+p.Name+"/"+p.APIVersion] = &PromptAPI{PromptAPI: p, TenantName: tenants[p.TenantID], Schema: sch}
+	}); err != nil {
+		return err
+	}
 	a.v.Store(v)
 	return nil
+}
+
+// compileSchema compiles a prompt API's JSON Schema.
+func compileSchema(raw []byte) (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("prompt-api.json", doc); err != nil {
+		return nil, err
+	}
+	return c.Compile("prompt-api.json")
+}
+
+// PromptAPI returns a served prompt API by tenant name, API name and version, or nil.
+func (a *Access) PromptAPI(tenant, name, version string) *PromptAPI {
+	return a.v.Load().prompts[tenant+"/"+name+"/"+version]
 }
 
 // each walks every page of a list.

@@ -75,9 +75,11 @@ old one keeps serving.
 Shutdown: SIGTERM or SIGINT stop accepting, let in-flight requests finish within the config's
 drain_timeout (default 15s), then exit.
 
-Admin endpoints: /ready /server_info /clusters /listeners /config_dump /stats /stats/prometheus
-Docs: README.md and docs/config.md.
-`
+Admin endpoints: /ready /server_info /clusters /listeners /config_dump /stats /stats/prometheus,
+and the management REST API under /api/v1/ when the config has a store (docs/management.md).
+Docs: README.md, docs/config.md and docs/management.md.
+
+` + mgmtUsage
 
 // Main runs the command line and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
@@ -95,6 +97,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "config-default":
 		stdout.Write(defaultConfig)
 		return 0
+	case "tenant", "app", "key", "subscription", "user":
+		return mgmtCommand(args, stdout, stderr)
 	case "help", "--help", "-h", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,9 @@ listeners:
           - name: llm
             match: {prefix: /v1/}
             llm: {auth: true%s}
+          - name: prompts
+            match: {prefix: /apis/}
+            llm: {auth: true}
 providers:
   - {name: oa, type: openai, base_url: %s/v1, api_keys: [{value: k}], models: [gpt-4o-mini, gpt-4o]}
 `, dsn, routeExtra, up.URL))
@@ -206,4 +210,66 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// A tenant's prompt API: the variables are checked against its input schema, filled into the
+// template, and the prompt goes to the model; another tenant's key does not see it.
+func TestPromptAPI(t *testing.T) {
+	up := fakellm.OpenAI(t)
+	g, st := accessGateway(t, up, "")
+	ctx := context.Background()
+	ten := must[store.Tenant](t)(st.CreateTenant(ctx, store.Tenant{Name: "acme"}))
+	app := must[store.Application](t)(st.CreateApplication(ctx, store.Application{TenantID: ten.ID, Name: "bot"}))
+	_, key, err := st.CreateKey(ctx, store.APIKey{ApplicationID: app.ID, Name: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := must[store.Tenant](t)(st.CreateTenant(ctx, store.Tenant{Name: "globex"}))
+	oapp := must[store.Application](t)(st.CreateApplication(ctx, store.Application{TenantID: other.ID, Name: "x"}))
+	_, otherKey, err := st.CreateKey(ctx, store.APIKey{ApplicationID: oapp.ID, Name: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa := must[store.PromptAPI](t)(st.CreatePromptAPI(ctx, store.PromptAPI{TenantID: ten.ID, Name: "summarize", APIVersion: "v1",
+		Model: "gpt-4o-mini", Template: "Summarize in {{words}} words: {{text}}",
+		InputSchema: []byte(`{"type":"object","required":["text"],"properties":{"text":{"type":"string","minLength":1},"words":{"type":"integer","maximum":100}}}`)}))
+	must[store.PromptAPI](t)(st.SetPromptAPILifecycle(ctx, pa.ID, store.Published, pa.Version))
+	post := func(key, body string) (int, string) {
+		req, _ := http.NewRequest("POST", g.URL("public")+"/apis/acme/summarize/v1", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		io.Copy(&b, resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	up.Script(fakellm.Reply{Text: "Short."})
+	eventually(t, "the prompt API is served", func() error {
+		if code, body := post(key, `{"text":"A long story.","words":5}`); code != 200 || !strings.Contains(body, "Short.") {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
+	sent := up.Last(t).JSON(t)
+	msgs := sent["messages"].([]any)
+	if got := msgs[0].(map[string]any)["content"]; got != "Summarize in 5 words: A long story." || sent["model"] != "gpt-4o-mini" {
+		t.Fatalf("upstream got %v", sent)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{`{"words":5}`, "text"},
+		{`{"text":"x","words":500}`, `"param":"words"`},
+		{`[1]`, "JSON object"},
+		{`{"text":`, "not valid JSON"},
+	} {
+		if code, body := post(key, tc.body); code != 400 || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d %s", tc.body, code, body)
+		}
+	}
+	if code, _ := post(otherKey, `{"text":"x"}`); code != 404 {
+		t.Fatalf("another tenant's key: %d", code)
+	}
 }

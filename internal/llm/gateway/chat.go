@@ -167,13 +167,18 @@ func kindName(k llm.Kind) string {
 
 // serveChat serves a chat call in dialect d: OpenAI chat completions or Anthropic messages.
 func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, info *stream.Info, d llm.Dialect, body []byte, who *caller) {
-	start := info.Start
 	req, e := d.ParseChat(body)
 	if e != nil {
 		info.Details = "llm_bad_request"
 		d.WriteError(w, e)
 		return
 	}
+	g.serveChatRequest(w, r, info, d, req, who)
+}
+
+// serveChatRequest serves a parsed chat request: routing, limits, cache, attempts.
+func (g *Gateway) serveChatRequest(w http.ResponseWriter, r *http.Request, info *stream.Info, d llm.Dialect, req *openai.ChatRequest, who *caller) {
+	start := info.Start
 	if !who.allows(req.Model) {
 		d.WriteError(w, modelNotFound(req.Model))
 		return

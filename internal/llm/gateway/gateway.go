@@ -165,11 +165,15 @@ const (
 	epModels
 	epModel
 	epResponses
+	epPromptAPI
 )
 
 // classify maps a path to an endpoint by its last segments, so that an llm route may live
 // under any prefix (/v1/, /openai/v1/, /llm/).
 func classify(method, path string) (endpoint, string) {
+	if _, _, _, ok := promptPath(path); ok {
+		return epPromptAPI, ""
+	}
 	switch {
 	case strings.HasSuffix(path, "/chat/completions"):
 		return epChat, ""
@@ -267,6 +271,8 @@ func (g *Gateway) ServeLLM(w http.ResponseWriter, r *http.Request, info *stream.
 		g.serveCountTokens(w, body)
 	case epCompletions, epEmbeddings, epResponses:
 		g.servePassthrough(w, r, info, ep, body, &who)
+	case epPromptAPI:
+		g.servePromptAPI(w, r, info, body, &who)
 	}
 }
 

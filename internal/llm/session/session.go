@@ -183,13 +183,6 @@ func encodeAll(est usage.Estimator, model string, msgs []openai.Message) ([]enco
 	return out, nil
 }
 
-func decodeMessage(b []byte, m *openai.Message) error {
-	if err := json.Unmarshal(b, m); err != nil {
-		return fmt.Errorf("session: decode stored message: %w", err)
-	}
-	return nil
-}
-
 // firstVersion is the version of a new session: random in [1, 2^52), exact
 // in Lua's numbers, so that versions of two lives of one id do not meet.
 func firstVersion() int64 { return 1 + rand.Int64N(1<<52-1) }
