@@ -302,6 +302,9 @@ func llmShared(ctx context.Context, cfg *config.Config, st *sqlstore.DB, log *sl
 	var closers []func()
 	stop := func() {
 		cancel()
+		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		shared.Drain(dctx)
+		dcancel()
 		for _, c := range closers {
 			c()
 		}

@@ -12,6 +12,17 @@ import (
 	"github.com/pylon-gateway/pylon/internal/store/sqlstore"
 )
 
+// listenerYAML makes a config valid: the smallest listener.
+const listenerYAML = `listeners:
+  - name: public
+    address: 127.0.0.1:0
+    virtual_hosts:
+      - domains: ["*"]
+        routes:
+          - match: {prefix: /}
+            direct_response: {status: 200}
+`
+
 // run runs the command line in-process and returns its exit code, stdout and stderr.
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
@@ -35,7 +46,7 @@ func TestManagementCLI(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "pylon.db")
 	cfg := filepath.Join(dir, "pylon.yaml")
-	if err := os.WriteFile(cfg, []byte("store: {dsn: sqlite:"+db+"}\nadmin: {address: 127.0.0.1:0}\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("store: {dsn: sqlite:"+db+"}\n"+listenerYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tenantID := ok(t, "tenant", "create", "-c", cfg, "--display-name", "Acme Corp", "acme")
@@ -119,7 +130,7 @@ func TestManagementCLI(t *testing.T) {
 		}
 	}
 	noStore := filepath.Join(dir, "nostore.yaml")
-	_ = os.WriteFile(noStore, []byte("admin: {address: 127.0.0.1:0}\n"), 0o644)
+	_ = os.WriteFile(noStore, []byte(listenerYAML), 0o644)
 	if code, _, errOut := run(t, "tenant", "list", "-c", noStore); code != 1 || !strings.Contains(errOut, "has no store") {
 		t.Errorf("a config without a store: %d %s", code, errOut)
 	}

@@ -13,6 +13,17 @@ import (
 	"github.com/pylon-gateway/pylon/internal/testutil"
 )
 
+// mgmtListener is the smallest listener, which a config needs.
+const mgmtListener = `listeners:
+  - name: public
+    address: 127.0.0.1:0
+    virtual_hosts:
+      - domains: ["*"]
+        routes:
+          - match: {prefix: /}
+            direct_response: {status: 200}
+`
+
 // TestManagementAPI starts Pylon with a SQLite store and an admin token and drives the
 // management API over HTTP, as docs/management.md shows: a tenant, an application and a
 // key; a list in pages; an edit with a stale ETag.
@@ -21,7 +32,7 @@ func TestManagementAPI(t *testing.T) {
 	g := testutil.StartGateway(t, `
 store: {dsn: "sqlite:`+db+`"}
 admin: {address: 127.0.0.1:0, token: {value: t0ken}}
-`)
+`+mgmtListener)
 	api := g.AdminURL() + "/api/v1"
 	call := func(method, path, token string, body any, hdr ...string) (int, http.Header, map[string]any) {
 		t.Helper()
@@ -143,7 +154,7 @@ admin: {address: 127.0.0.1:0, token: {value: t0ken}}
 // TestManagementAPIWithoutStore: without store in the config, /api/v1/ says what to
 // configure.
 func TestManagementAPIWithoutStore(t *testing.T) {
-	g := testutil.StartGateway(t, "admin: {address: 127.0.0.1:0}\n")
+	g := testutil.StartGateway(t, "admin: {address: 127.0.0.1:0}\n"+mgmtListener)
 	res, err := http.Get(g.AdminURL() + "/api/v1/tenants")
 	if err != nil {
 		t.Fatal(err)

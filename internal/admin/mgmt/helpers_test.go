@@ -273,8 +273,11 @@ func revision(t *testing.T, st store.Store) int64 {
 
 var suffix int
 
-func newSuffix() string { suffix++; return strings.Repeat("x", 0) + string(rune('a'+suffix%26)) + hex.EncodeToString([]byte{byte(suffix)}) }
+func newSuffix() string {
+	suffix++
+	return strings.Repeat("x", 0) + string(rune('a'+suffix%26)) + hex.EncodeToString([]byte{byte(suffix)})
+}
 
 func indexByte(s string, c byte) int { return strings.IndexByte(s, c) }
-func splitPath(p string) []string   { return strings.Split(p, "/") }
-func joinPath(s []string) string    { return strings.Join(s, "/") }
+func splitPath(p string) []string    { return strings.Split(p, "/") }
+func joinPath(s []string) string     { return strings.Join(s, "/") }

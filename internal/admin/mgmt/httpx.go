@@ -85,18 +85,33 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	writeJSON(w, st, errorBody{d})
 }
 
-// clean drops the "store: " prefix of store errors: the client knows who answered.
-func clean(err error) string { return strings.TrimPrefix(err.Error(), "store: ") }
+// clean drops the "store: " prefix and the sentinel's name at the end of store errors:
+// the client knows who answered, and the status and code say the class.
+func clean(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "store: ")
+	for _, sentinel := range []error{store.ErrStale, store.ErrConflict, store.ErrInvalid} {
+		if m, ok := strings.CutSuffix(msg, ": "+sentinel.Error()); ok {
+			return m
+		}
+	}
+	return msg
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"encoding the response failed"}}`)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // messages quote <token>; this is no HTML page
+	enc.SetIndent("", "  ")
+	b := []byte(`{"error":{"code":"internal","message":"encoding the response failed"}}` + "\n")
+	if err := enc.Encode(v); err == nil {
+		b = buf.Bytes()
+	} else {
+		status = http.StatusInternalServerError
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
 }
 
 // writeObject writes one object with its ETag.
@@ -192,7 +207,7 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64, required bool) 
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
 			return nil, errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "",
-				"want Content-Type application/json, got %q", trunc(ct))
+				"want Content-Type application/json, got %q (with curl: --json, or -H 'Content-Type: application/json')", trunc(ct))
 		}
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))

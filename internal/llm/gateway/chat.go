@@ -207,7 +207,17 @@ func (g *Gateway) serveChatRequest(w http.ResponseWriter, r *http.Request, info 
 		d.WriteError(w, le)
 		return
 	}
-	defer res.settle(acct)
+	if res != nil {
+		// Settle off the response path: the client does not wait for the limiter's second
+		// round trip (the reservation holds the estimate until then).
+		g.shared.settles.Add(1)
+		defer func() {
+			go func() {
+				defer g.shared.settles.Done()
+				res.settle(acct)
+			}()
+		}()
+	}
 	if g.cache != nil {
 		key, hit, state := g.cacheLookup(r.Context(), r, req)
 		w.Header()[cacheStatusHeader] = []string{state}

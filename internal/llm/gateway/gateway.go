@@ -5,12 +5,14 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pylon-gateway/pylon/internal/access"
@@ -36,6 +38,19 @@ type Shared struct {
 	Access *access.Access
 	// Limiter enforces limits and budgets: in process, or in Redis for several nodes.
 	Limiter limits.Limiter
+
+	settles sync.WaitGroup // reservations being settled after their calls
+}
+
+// Drain waits, up to ctx's end, for the settlements still running: call it at shutdown,
+// before the limiter's connections close.
+func (s *Shared) Drain(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { s.settles.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // NewShared returns the process-wide LLM state.
