@@ -24,6 +24,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/config/envoy"
 	"github.com/pylon-gateway/pylon/internal/limits"
 	"github.com/pylon-gateway/pylon/internal/llm/gateway"
+	"github.com/pylon-gateway/pylon/internal/llm/session"
 	"github.com/pylon-gateway/pylon/internal/runtime"
 	"github.com/pylon-gateway/pylon/internal/stats"
 	"github.com/pylon-gateway/pylon/internal/store"
@@ -327,8 +328,16 @@ func llmShared(ctx context.Context, cfg *config.Config, st *sqlstore.DB, log *sl
 		client := redis.NewClient(&redis.Options{Addr: rc.Address, Username: rc.Username, Password: pw, DB: rc.DB})
 		closers = append(closers, func() { client.Close() })
 		shared.Limiter = limits.NewRedis(client, limits.RedisOptions{Prefix: rc.Prefix + "limits:"})
+		if sc := cfg.LLM.Sessions; sc != nil {
+			shared.Sessions = session.NewRedis(client, session.RedisOptions{Prefix: rc.Prefix + "session:",
+				Options: session.Options{TTL: sc.TTL.D()}})
+		}
 	} else {
 		shared.Limiter = limits.NewLocal(limits.LocalOptions{})
+		if sc := cfg.LLM.Sessions; sc != nil {
+			shared.Sessions = session.NewMemory(session.MemoryOptions{Options: session.Options{TTL: sc.TTL.D()},
+				MaxSessions: sc.MaxSessions, MaxBytes: sc.MaxBytes})
+		}
 	}
 	return shared, stop, nil
 }

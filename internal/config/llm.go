@@ -94,6 +94,23 @@ type LLM struct {
 	// PII, when set, redacts personal data and secrets from prompts before they leave for a
 	// provider (see docs/pii.md).
 	PII *LLMPII `yaml:"pii,omitempty" json:"pii,omitempty"`
+	// Sessions, when set, keeps conversations server-side for clients that send a session
+	// id (see docs/sessions.md). In Redis when `redis` is set, in process otherwise.
+	Sessions *LLMSessions `yaml:"sessions,omitempty" json:"sessions,omitempty"`
+}
+
+// LLMSessions configures server-side conversation context.
+type LLMSessions struct {
+	// Header carries the session id (default X-Session-Id).
+	Header string `yaml:"header,omitempty" json:"header,omitempty"`
+	// TTL is how long an idle session lives; every access restarts it (default 24h).
+	TTL Duration `yaml:"ttl,omitempty" json:"ttl,omitempty"`
+	// MaxSessions and MaxBytes bound the in-process store (defaults 10000 and 64 MiB).
+	MaxSessions int   `yaml:"max_sessions,omitempty" json:"max_sessions,omitempty"`
+	MaxBytes    int64 `yaml:"max_bytes,omitempty" json:"max_bytes,omitempty"`
+	// MaxHistoryTokens caps the history sent with a call; by default it is the model's
+	// context window minus the call's max_tokens (no cap when the window is unknown).
+	MaxHistoryTokens int `yaml:"max_history_tokens,omitempty" json:"max_history_tokens,omitempty"`
 }
 
 // LLMPII configures PII redaction of prompts.

@@ -170,6 +170,14 @@ func (v *validator) llm(c *Config, clusters map[string]bool) {
 			v.add("llm.cache.max_bytes", "must not be negative")
 		}
 	}
+	if sc := c.LLM.Sessions; sc != nil {
+		if sc.Header != "" && !validHeaderName(sc.Header) {
+			v.add("llm.sessions.header", "must be a header name, got %q", sc.Header)
+		}
+		if sc.TTL < 0 || sc.MaxSessions < 0 || sc.MaxBytes < 0 || sc.MaxHistoryTokens < 0 {
+			v.add("llm.sessions", "ttl, max_sessions, max_bytes and max_history_tokens must not be negative")
+		}
+	}
 	if pc := c.LLM.PII; pc != nil {
 		okMode := func(m string) bool { return m == "" || m == "mask" || m == "hash" || m == "token" }
 		if !okMode(pc.Mode) {
@@ -407,4 +415,14 @@ func providerClusters(c *Config) {
 		}
 		c.Clusters = append(c.Clusters, cl)
 	}
+}
+
+func validHeaderName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -20,8 +20,9 @@ type accounting struct {
 	attempts     int
 	upstream     time.Duration // time spent waiting on providers, every attempt
 	outputChunks int
-	cacheKey     string     // where to cache the answer; "" for nowhere
-	vault        *pii.Vault // the call's reversible PII tokens, nil without redaction
+	cacheKey     string       // where to cache the answer; "" for nowhere
+	vault        *pii.Vault   // the call's reversible PII tokens, nil without redaction
+	session      *sessionCall // the call's session, nil without one
 
 	recorded bool
 	usage    usage.Usage

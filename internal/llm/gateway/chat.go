@@ -190,6 +190,12 @@ func (g *Gateway) serveChatRequest(w http.ResponseWriter, r *http.Request, info 
 		return
 	}
 	acct := &accounting{g: g, start: start, model: req.Model}
+	var le *llm.Error
+	if req, acct.session, le = g.sessionBegin(r.Context(), w, r, who, req, plan[0]); le != nil {
+		info.Details = "llm_bad_request"
+		d.WriteError(w, le)
+		return
+	}
 	if g.pii != nil {
 		// Redact before anything leaves or is stored; tokens come back in the reply.
 		acct.vault = pii.NewVault()
@@ -318,7 +324,7 @@ func (g *Gateway) writeChat(w http.ResponseWriter, d llm.Dialect, req *openai.Ch
 		}
 		return false, le
 	}
-	if d != llm.Dialect(openaiDialect) || acct.cacheKey != "" {
+	if d != llm.Dialect(openaiDialect) || acct.cacheKey != "" || acct.session != nil {
 		if err := out.Decode(); err != nil {
 			x.done(502, err)
 			return false, llm.Errorf(llm.KindUpstream, "decoding the provider's answer: %v", err)
@@ -328,6 +334,7 @@ func (g *Gateway) writeChat(w http.ResponseWriter, d llm.Dialect, req *openai.Ch
 	acct.finish(out.Usage, true)
 	acct.setHeaders(w.Header())
 	g.cacheStore(context.WithoutCancel(x.ctx), acct.cacheKey, out, acct.target)
+	g.sessionEnd(acct.session, req, out)
 	if acct.vault != nil {
 		restored, err := pii.RestoreResponse(out, acct.vault)
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/llm"
 	dialectopenai "github.com/pylon-gateway/pylon/internal/llm/dialect/openai"
 	"github.com/pylon-gateway/pylon/internal/llm/pii"
+	"github.com/pylon-gateway/pylon/internal/llm/session"
 	"github.com/pylon-gateway/pylon/internal/llm/usage"
 	"github.com/pylon-gateway/pylon/internal/stats"
 	"github.com/pylon-gateway/pylon/internal/stream"
@@ -38,6 +39,9 @@ type Shared struct {
 	Access *access.Access
 	// Limiter enforces limits and budgets: in process, or in Redis for several nodes.
 	Limiter limits.Limiter
+
+	// Sessions keeps conversations (in process or Redis); nil without llm.sessions.
+	Sessions session.Store
 
 	settles sync.WaitGroup // reservations being settled after their calls
 }
@@ -68,6 +72,7 @@ type Gateway struct {
 	prices      *usage.Table
 	cache       *responseCache
 	pii         *pii.Redactor
+	sessions    *config.LLMSessions
 	estimator   usage.Estimator
 	metrics     *stats.LLM
 	log         *slog.Logger
@@ -124,6 +129,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	}
 	g.router = newRouter(cfg, g.providers, opts.Shared.cooldowns)
 	g.cache = newResponseCache(cfg.LLM.Cache, opts.Shared)
+	g.sessions = cfg.LLM.Sessions
 	if pc := cfg.LLM.PII; pc != nil {
 		if g.pii, err = newRedactor(pc); err != nil {
 			return nil, fmt.Errorf("llm.pii: %w", err)
@@ -181,6 +187,7 @@ const (
 	epModel
 	epResponses
 	epPromptAPI
+	epSessions
 )
 
 // classify maps a path to an endpoint by its last segments, so that an llm route may live
@@ -188,6 +195,9 @@ const (
 func classify(method, path string) (endpoint, string) {
 	if _, _, _, ok := promptPath(path); ok {
 		return epPromptAPI, ""
+	}
+	if i := strings.LastIndex(path, "/sessions"); i >= 0 && (len(path) == i+len("/sessions") || path[i+len("/sessions")] == '/') {
+		return epSessions, ""
 	}
 	switch {
 	case strings.HasSuffix(path, "/chat/completions"):
@@ -239,8 +249,11 @@ func (g *Gateway) ServeLLM(w http.ResponseWriter, r *http.Request, info *stream.
 		d = anthropicDialect
 	}
 	wantMethod := http.MethodPost
-	if ep == epModels || ep == epModel {
+	switch ep {
+	case epModels, epModel:
 		wantMethod = http.MethodGet
+	case epSessions:
+		wantMethod = r.Method // GET or DELETE, checked by serveSessions
 	}
 	if ep == epUnknown {
 		info.Details = "llm_unknown_endpoint"
@@ -262,6 +275,9 @@ func (g *Gateway) ServeLLM(w http.ResponseWriter, r *http.Request, info *stream.
 		return
 	}
 	switch ep {
+	case epSessions:
+		g.serveSessions(w, r, &who)
+		return
 	case epModels:
 		g.serveModels(w, &who)
 		return

@@ -29,7 +29,7 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 	var usage *openai.Usage
 	var firstToken time.Time
 	var acc *cache.Accumulator
-	if acct.cacheKey != "" {
+	if acct.cacheKey != "" || acct.session != nil {
 		acc = new(cache.Accumulator)
 	}
 	var restorer *pii.ChunkRestorer
@@ -54,7 +54,9 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 					}
 				}
 				if acc != nil && acc.Complete() {
-					g.cacheStore(context.WithoutCancel(x.ctx), acct.cacheKey, acc.Response(), acct.target)
+					resp := acc.Response()
+					g.cacheStore(context.WithoutCancel(x.ctx), acct.cacheKey, resp, acct.target)
+					g.sessionEnd(acct.session, req, resp)
 				}
 				sw.Close()
 				return true, nil
