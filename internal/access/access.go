@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +65,7 @@ type PromptAPI struct {
 
 // Access answers the data plane's questions from the current view.
 type Access struct {
+	mu   sync.Mutex // serialises reloads, so that an older view never replaces a newer one
 	st   store.Store
 	log  *slog.Logger
 	v    atomic.Pointer[view]
@@ -83,8 +85,40 @@ func New(ctx context.Context, st store.Store, log *slog.Logger) (*Access, error)
 	return a, nil
 }
 
-// Run follows the store's revision until ctx ends, reloading the view when it moves.
+// listener is a store that can tell when another node changed it (PostgreSQL).
+type listener interface {
+	Listen(ctx context.Context, fn func()) bool
+}
+
+// Run follows the store's revision until ctx ends, reloading the view when it moves: at
+// each change notification when the store sends them (so that a revoked key is refused on
+// every node within milliseconds), and by polling every interval in any case.
 func (a *Access) Run(ctx context.Context, interval time.Duration) {
+	if l, ok := a.st.(listener); ok {
+		kick := make(chan struct{}, 1)
+		if l.Listen(ctx, func() {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		}) {
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-kick:
+						rev, err := a.st.Revision(ctx)
+						if err == nil && rev != a.v.Load().rev {
+							if err := a.Reload(ctx); err != nil && ctx.Err() == nil {
+								a.log.Error("access: reloading the store's view failed; the previous view stays", "error", err)
+							}
+						}
+					}
+				}
+			}()
+		}
+	}
 	store.Watch(ctx, a.st, interval, func(rev int64) {
 		if v := a.v.Load(); v != nil && v.rev == rev {
 			return
@@ -99,6 +133,8 @@ func (a *Access) Run(ctx context.Context, interval time.Duration) {
 
 // Reload rebuilds the view from the store.
 func (a *Access) Reload(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	rev, err := a.st.Revision(ctx)
 	if err != nil {
 		return fmt.Errorf("access: revision: %w", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/limits"
 	"github.com/pylon-gateway/pylon/internal/store"
 	"github.com/pylon-gateway/pylon/internal/store/sqlstore"
+	"github.com/pylon-gateway/pylon/internal/testutil"
 	"github.com/pylon-gateway/pylon/internal/testutil/fakellm"
 	"github.com/redis/go-redis/v9"
 )
@@ -248,4 +249,68 @@ func mustDo[T any](t *testing.T) func(T, error) T {
 		}
 		return v
 	}
+}
+
+// TestRevocationIsImmediate: with PostgreSQL, a key revoked through another node is refused
+// within a fraction of a second (the store's change notification), long before the next poll.
+func TestRevocationIsImmediate(t *testing.T) {
+	dsn := freshPostgres(t)
+	up := fakellm.OpenAI(t)
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ten := mustDo[store.Tenant](t)(st.CreateTenant(ctx, store.Tenant{Name: "acme"}))
+	app := mustDo[store.Application](t)(st.CreateApplication(ctx, store.Application{TenantID: ten.ID, Name: "bot"}))
+	g := testutil.StartGateway(t, fmt.Sprintf(`
+admin: {address: 127.0.0.1:0}
+store: {dsn: %q, poll_interval: 60s}
+listeners:
+  - name: public
+    address: 127.0.0.1:0
+    virtual_hosts:
+      - domains: ["*"]
+        routes:
+          - name: llm
+            match: {prefix: /v1/}
+            llm: {auth: true}
+providers:
+  - {name: oa, type: openai, base_url: %s/v1, api_keys: [{value: k}], models: [gpt-4o-mini]}
+`, dsn, up.URL))
+	// Created after the gateway started: only a notification can tell it in time.
+	key, plain, err := st.CreateKey(ctx, store.APIKey{ApplicationID: app.ID, Name: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func() int {
+		req, _ := http.NewRequest("POST", g.URL("public")+"/v1/chat/completions",
+			strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("Authorization", "Bearer "+plain)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	within := func(what string, want int) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for time.Since(start) < time.Second {
+			if call() == want {
+				return time.Since(start)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("%s: not within 1s (the poll interval is 60s)", what)
+		return 0
+	}
+	t.Logf("a new key accepted after %v", within("new key accepted", 200))
+	if _, err := st.RevokeKey(ctx, key.ID, key.Version); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the revoked key refused after %v", within("revoked key refused", 401))
 }

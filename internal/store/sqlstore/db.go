@@ -26,6 +26,19 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
+// Listen calls fn whenever another node may have changed the store, until ctx ends: on
+// PostgreSQL at each change notification (LISTEN/NOTIFY, milliseconds after the commit),
+// so that nodes need not wait for their next poll. It reports false on SQLite, which has no
+// notifications (one node, or polling).
+func (d *DB) Listen(ctx context.Context, fn func()) bool {
+	pb, ok := d.b.(*postgresBackend)
+	if !ok {
+		return false
+	}
+	go pb.listen(ctx, fn)
+	return true
+}
+
 // Open opens the store at dsn and migrates it to the latest schema.
 //
 //	postgres://user@host:5432/db?search_path=pylon   PostgreSQL (also postgresql://)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -232,3 +233,29 @@ func (r *pgReleasingRows) Close() {
 type errScanner struct{ err error }
 
 func (e errScanner) Scan(...any) error { return e.err }
+
+// listen waits for the store's change notifications (every write sends
+// pg_notify('pylon_store', revision)) on a connection of its own, and calls fn for each,
+// until ctx ends. A lost connection is dialled again after a pause; fn is also called after
+// each reconnection, since changes may have been missed meanwhile.
+func (b *postgresBackend) listen(ctx context.Context, fn func()) {
+	for ctx.Err() == nil {
+		c, err := pgx.ConnectConfig(ctx, b.cfg)
+		if err == nil {
+			if _, err = c.Exec(ctx, "LISTEN pylon_store"); err == nil {
+				fn()
+				for {
+					if _, err = c.WaitForNotification(ctx); err != nil {
+						break
+					}
+					fn()
+				}
+			}
+			c.Close(context.Background())
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
