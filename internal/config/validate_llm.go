@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -9,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Defaults of the LLM gateway.
@@ -76,6 +80,9 @@ func llmDefaults(c *Config, getenv func(string) string) {
 			}
 		}
 	}
+	if xc := c.LLM.Context; xc != nil {
+		contextDefaults(xc)
+	}
 	if len(c.Providers) == 0 && len(c.Models) == 0 && !c.usesLLM() {
 		return // no LLM gateway: keep its section out of config dumps
 	}
@@ -87,6 +94,18 @@ func llmDefaults(c *Config, getenv func(string) string) {
 	}
 	if c.LLM.MaxRequestBytes == 0 {
 		c.LLM.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if sc := c.LLM.Sessions; sc != nil && sc.Summary != nil {
+		sm := sc.Summary
+		if sm.ThresholdTokens == 0 {
+			sm.ThresholdTokens = 4000
+		}
+		if sm.KeepTurns == 0 {
+			sm.KeepTurns = 4
+		}
+		if sm.MaxTokens == 0 {
+			sm.MaxTokens = 512
+		}
 	}
 	if cc := c.LLM.Cache; cc != nil {
 		if cc.TTL == 0 {
@@ -171,6 +190,14 @@ func (v *validator) llm(c *Config, clusters map[string]bool) {
 		}
 	}
 	if sc := c.LLM.Sessions; sc != nil {
+		if sm := sc.Summary; sm != nil {
+			if sm.Model == "" {
+				v.add("llm.sessions.summary.model", "is required")
+			}
+			if sm.ThresholdTokens < 0 || sm.KeepTurns < 0 || sm.MaxTokens < 0 {
+				v.add("llm.sessions.summary", "threshold_tokens, keep_turns and max_tokens must not be negative")
+			}
+		}
 		if sc.Header != "" && !validHeaderName(sc.Header) {
 			v.add("llm.sessions.header", "must be a header name, got %q", sc.Header)
 		}
@@ -204,6 +231,12 @@ func (v *validator) llm(c *Config, clusters map[string]bool) {
 				v.add(fmt.Sprintf("llm.pii.custom[%d].pattern", i), "must be a non-empty RE2 regular expression: %v", err)
 			}
 		}
+	}
+	for i := range c.LLM.Transforms {
+		v.llmTransform(fmt.Sprintf("llm.transforms[%d]", i), &c.LLM.Transforms[i], routeNames(c))
+	}
+	if cc := c.LLM.Context; cc != nil {
+		v.llmContext("llm.context", cc, routeNames(c))
 	}
 	if c.LLM.PriceFile != "" {
 		if err := regularFile(c.LLM.PriceFile); err != nil {
@@ -425,4 +458,336 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// contextDefaults fills in the external context client's defaults.
+func contextDefaults(xc *LLMContext) {
+	if xc.Method == "" {
+		xc.Method = "GET"
+	}
+	if xc.KeyFrom == "" {
+		xc.KeyFrom = "session"
+	}
+	if xc.Timeout == 0 {
+		xc.Timeout = Duration(DefaultContextTimeout)
+	}
+	if xc.TTL == nil {
+		xc.TTL = ptr(Duration(DefaultContextTTL))
+	}
+	if xc.MaxEntries == 0 {
+		xc.MaxEntries = DefaultContextMaxEntries
+	}
+	if xc.CacheBytes == 0 {
+		xc.CacheBytes = DefaultContextCacheBytes
+	}
+	if xc.MaxBytes == 0 {
+		xc.MaxBytes = DefaultContextMaxBytes
+	}
+	if xc.Inject == "" {
+		xc.Inject = "system"
+	}
+	if xc.Template == "" {
+		xc.Template = DefaultContextTemplate
+	}
+	if xc.OnFailure == "" {
+		xc.OnFailure = "continue"
+	}
+}
+
+// routeNames returns the names of the routes of every listener.
+func routeNames(c *Config) map[string]bool {
+	names := map[string]bool{}
+	for i := range c.Listeners {
+		for j := range c.Listeners[i].VirtualHosts {
+			for _, r := range c.Listeners[i].VirtualHosts[j].Routes {
+				if r.Name != "" {
+					names[r.Name] = true
+				}
+			}
+		}
+	}
+	return names
+}
+
+// llmMatch checks a transform's or the context's match.
+func (v *validator) llmMatch(p string, m *LLMMatch, routes map[string]bool) {
+	if m == nil {
+		return
+	}
+	for i, pat := range m.Models {
+		if pat == "" {
+			v.add(fmt.Sprintf("%s.models[%d]", p, i), "must not be empty (use \"*\" for any model)")
+		}
+	}
+	for i, r := range m.Routes {
+		switch {
+		case r == "":
+			v.add(fmt.Sprintf("%s.routes[%d]", p, i), "must not be empty")
+		case !routes[r] && !v.undecoded("listeners"):
+			v.add(fmt.Sprintf("%s.routes[%d]", p, i), "no route is named %q", r)
+		}
+	}
+}
+
+// llmTransform checks one transform rule (docs/transforms.md). The transform package
+// compiles the same rules; its tests check that both agree.
+func (v *validator) llmTransform(p string, t *LLMTransform, routes map[string]bool) {
+	v.llmMatch(p+".match", t.Match, routes)
+	if t.HeaderMaxBytes < 0 {
+		v.add(p+".header_max_bytes", "must not be negative")
+	}
+	for i, st := range t.Prompt {
+		sp := fmt.Sprintf("%s.prompt[%d]", p, i)
+		if !slices.Contains(LLMPromptActions, st.Action) {
+			v.add(sp+".action", "must be one of %s, got %q", strings.Join(LLMPromptActions, ", "), st.Action)
+			continue
+		}
+		if st.Text == "" {
+			v.add(sp+".text", "is required")
+			continue
+		}
+		if st.Separator != nil && st.Action != "system_prefix" && st.Action != "system_suffix" {
+			v.add(sp+".separator", "applies to system_prefix and system_suffix only")
+		}
+		if hasInput, err := checkTemplate(st.Text, t.Vars, st.Action == "user_template"); err != nil {
+			v.add(sp+".text", "%v", err)
+		} else if st.Action == "user_template" && !hasInput {
+			v.add(sp+".text", "a user_template must hold {{input}}, the user's message")
+		}
+	}
+	if b := t.Body; b != nil {
+		seen := map[string]string{}
+		kinds := []struct {
+			field string
+			m     map[string]any
+		}{{"set", b.Set}, {"default", b.Default}, {"max", b.Max}}
+		for _, k := range kinds {
+			for _, path := range slices.Sorted(maps.Keys(k.m)) {
+				fp := p + ".body." + k.field + "." + path
+				if err := checkBodyValue(path, k.field, k.m[path]); err != nil {
+					v.add(fp, "%v", err)
+				}
+				if other, dup := seen[path]; dup && !(k.field == "max" && other == "default") {
+					v.add(fp, "%s is also in body.%s", path, other)
+				}
+				seen[path] = k.field
+			}
+		}
+		for i, path := range b.Remove {
+			fp := fmt.Sprintf("%s.body.remove[%d]", p, i)
+			if _, err := bodyParam(path); err != nil {
+				v.add(fp, "%v", err)
+			} else if other, dup := seen[path]; dup {
+				v.add(fp, "%s is also in body.%s", path, other)
+			}
+		}
+	}
+	v.llmHeaders(p+".request_headers", t.RequestHeaders, true)
+	v.llmHeaders(p+".response_headers", t.ResponseHeaders, false)
+}
+
+// LLMReservedRequestHeaders are the request headers a transform (or the context) must not
+// touch: the provider's credentials and what the transport owns.
+var LLMReservedRequestHeaders = map[string]bool{"host": true, "authorization": true, "x-api-key": true,
+	"api-key": true, "x-goog-api-key": true, "content-length": true, "content-type": true, "content-encoding": true,
+	"transfer-encoding": true, "connection": true, "te": true, "upgrade": true, "keep-alive": true}
+
+// LLMReservedResponseHeaders are the response headers a transform must not touch: what
+// the transport owns.
+var LLMReservedResponseHeaders = map[string]bool{"content-length": true, "content-type": true, "content-encoding": true,
+	"transfer-encoding": true, "connection": true, "te": true, "upgrade": true, "keep-alive": true}
+
+func (v *validator) llmHeaders(p string, m *LLMHeaderMutations, request bool) {
+	if m == nil {
+		return
+	}
+	reserved := LLMReservedResponseHeaders
+	if request {
+		reserved = LLMReservedRequestHeaders
+	}
+	name := func(fp, n string) {
+		switch {
+		case n == "":
+			v.add(fp, "a header name is required")
+		case !httpguts.ValidHeaderFieldName(n):
+			v.add(fp, "invalid header name %q", n)
+		case reserved[strings.ToLower(n)]:
+			v.add(fp, "header %q cannot be changed by a transform", n)
+		}
+	}
+	for i, h := range m.Add {
+		fp := fmt.Sprintf("%s.add[%d]", p, i)
+		name(fp+".name", h.Name)
+		switch {
+		case h.Value == "":
+			v.add(fp+".value", "is required (use remove to drop a header)")
+		case !httpguts.ValidHeaderFieldValue(h.Value):
+			v.add(fp+".value", "invalid header value: control characters other than tab are not allowed")
+		}
+	}
+	for i, n := range m.Remove {
+		name(fmt.Sprintf("%s.remove[%d]", p, i), n)
+	}
+}
+
+// checkTemplate checks the placeholders of a transform template; input allows {{input}}
+// and hasInput reports whether it is there.
+func checkTemplate(s string, vars map[string]string, input bool) (hasInput bool, err error) {
+	for {
+		i := strings.Index(s, "{{")
+		if i < 0 {
+			return hasInput, nil
+		}
+		j := strings.Index(s[i+2:], "}}")
+		if j < 0 {
+			return false, fmt.Errorf("unclosed {{ at %q", trimTo(s[i:], 20))
+		}
+		name := strings.TrimSpace(s[i+2 : i+2+j])
+		s = s[i+2+j+2:]
+		switch {
+		case name == "model" || name == "date" || name == "datetime":
+		case name == "input":
+			if !input {
+				return false, fmt.Errorf("{{input}} is only known in a user_template")
+			}
+			hasInput = true
+		case strings.HasPrefix(name, "var."):
+			if _, ok := vars[name[4:]]; !ok {
+				return false, fmt.Errorf("{{%s}}: no variable %q in vars", name, name[4:])
+			}
+		case strings.HasPrefix(name, "header."):
+			h, _, _ := strings.Cut(name[7:], "|")
+			if h = strings.TrimSpace(h); !httpguts.ValidHeaderFieldName(h) {
+				return false, fmt.Errorf("{{%s}}: invalid header name %q", name, h)
+			}
+		default:
+			return false, fmt.Errorf("unknown placeholder {{%s}}: want model, date, datetime, var.NAME, header.NAME or header.NAME|default", name)
+		}
+	}
+}
+
+func trimTo(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// bodyParam returns the kind of the body path: a key of LLMBodyParams, or metadata.KEY.
+func bodyParam(path string) (string, error) {
+	if k, ok := LLMBodyParams[path]; ok {
+		return k, nil
+	}
+	if key, ok := strings.CutPrefix(path, "metadata."); ok && key != "" {
+		return "metadata", nil
+	}
+	names := slices.Sorted(maps.Keys(LLMBodyParams))
+	return "", fmt.Errorf("unknown parameter %q: want metadata.KEY or one of %s", path, strings.Join(names, ", "))
+}
+
+// checkBodyValue checks a value given to a body parameter by set, default or max.
+func checkBodyValue(path, op string, val any) error {
+	kind, err := bodyParam(path)
+	if err != nil {
+		return err
+	}
+	if op == "max" && kind != "number" && kind != "integer" {
+		return fmt.Errorf("max applies to numeric parameters only")
+	}
+	ok := false
+	switch kind {
+	case "number":
+		switch x := val.(type) {
+		case int, int64, uint64:
+			ok = true
+		case float64:
+			ok = !math.IsNaN(x) && !math.IsInf(x, 0)
+		}
+	case "integer":
+		switch x := val.(type) {
+		case int, int64:
+			ok = true
+		case uint64:
+			ok = x <= math.MaxInt64
+		}
+	case "bool":
+		_, ok = val.(bool)
+	case "string", "metadata":
+		_, ok = val.(string)
+	case "strings":
+		switch x := val.(type) {
+		case string:
+			ok = true
+		case []any:
+			ok = true
+			for _, e := range x {
+				if _, s := e.(string); !s {
+					ok = false
+				}
+			}
+		}
+	}
+	if !ok {
+		if kind == "metadata" {
+			kind = "string"
+		}
+		if kind == "strings" {
+			kind = "string or a list of strings"
+		}
+		return fmt.Errorf("want a %s, got %v", kind, val)
+	}
+	return nil
+}
+
+// llmContext checks the external context client's settings.
+func (v *validator) llmContext(p string, xc *LLMContext, routes map[string]bool) {
+	if u, err := url.Parse(xc.URL); xc.URL == "" {
+		v.add(p+".url", "is required")
+	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(p+".url", "must be an http:// or https:// URL, got %q", xc.URL)
+	}
+	if xc.Method != "GET" && xc.Method != "POST" {
+		v.add(p+".method", "must be GET or POST, got %q", xc.Method)
+	}
+	headerRef := func(field, val string, plain ...string) {
+		if slices.Contains(plain, val) {
+			return
+		}
+		if h, ok := strings.CutPrefix(val, "header:"); ok {
+			if !httpguts.ValidHeaderFieldName(h) {
+				v.add(p+"."+field, "invalid header name %q", h)
+			}
+			return
+		}
+		v.add(p+"."+field, "must be %s or header:NAME, got %q", strings.Join(plain, ", "), val)
+	}
+	headerRef("key_from", xc.KeyFrom, "session", "user")
+	headerRef("inject", xc.Inject, "system")
+	if h, ok := strings.CutPrefix(xc.Inject, "header:"); ok && LLMReservedRequestHeaders[strings.ToLower(h)] {
+		v.add(p+".inject", "header %q cannot be set by the context", h)
+	}
+	if xc.Timeout < 0 {
+		v.add(p+".timeout", "must not be negative")
+	}
+	if xc.TTL != nil && *xc.TTL < 0 {
+		v.add(p+".ttl", "must not be negative")
+	}
+	if xc.MaxEntries < 0 || xc.CacheBytes < 0 || xc.MaxBytes < 0 {
+		v.add(p, "max_entries, cache_bytes and max_bytes must not be negative")
+	}
+	if !strings.Contains(xc.Template, "{{context}}") {
+		v.add(p+".template", "must hold {{context}}")
+	}
+	if xc.OnFailure != "continue" && xc.OnFailure != "refuse" {
+		v.add(p+".on_failure", "must be continue or refuse, got %q", xc.OnFailure)
+	}
+	for i, h := range xc.ForwardHeaders {
+		if !httpguts.ValidHeaderFieldName(h) {
+			v.add(fmt.Sprintf("%s.forward_headers[%d]", p, i), "invalid header name %q", h)
+		}
+	}
+	if xc.APIKey != nil {
+		v.secret(p+".api_key", xc.APIKey, true)
+	}
+	v.llmMatch(p+".match", xc.Match, routes)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -174,4 +175,65 @@ func requireServiceE2E(t *testing.T, name string, err error) {
 		t.Fatalf("%s is unreachable and CI is set: %v", name, err)
 	}
 	t.Skipf("%s is unreachable (%v): test skipped", name, err)
+}
+
+// A long session is summarized by the configured model off the request path: its older
+// turns give way to the summary, which the next call carries as a system message.
+func TestLLMSessionSummary(t *testing.T) {
+	up := fakellm.OpenAI(t)
+	g := testutil.StartGateway(t, sessionConfig(up.URL, `llm:
+  sessions:
+    summary: {model: chat, threshold_tokens: 40, keep_turns: 1}`))
+	client := openai.NewClient(option.WithBaseURL(g.URL("public")+"/v1/"), option.WithAPIKey("k"), option.WithMaxRetries(0),
+		option.WithHeader("X-Session-Id", "s1"))
+	turn := func(i int) {
+		t.Helper()
+		_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "chat",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(fmt.Sprintf("Tell me fact number %d about the sea, please.", i))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every answer of the fake, the summary's included, is this text.
+	up.Script(fakellm.Reply{Text: "The sea is deep and wide, and it covers most of the planet."})
+	for i := range 3 {
+		turn(i)
+	}
+	eventually(t, "the session is summarized", func() error {
+		req, _ := http.NewRequest("GET", g.URL("public")+"/v1/sessions/s1", nil)
+		req.Header.Set("Authorization", "Bearer k")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var meta struct {
+			Summary struct {
+				Text     string `json:"text"`
+				Replaced int    `json:"replaced_messages"`
+			} `json:"summary"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&meta); err != nil {
+			return err
+		}
+		if meta.Summary.Text == "" || meta.Summary.Replaced == 0 {
+			return fmt.Errorf("no summary yet: %+v", meta.Summary)
+		}
+		return nil
+	})
+	turn(9)
+	// The call of turn 9 (summaries may run in the background meanwhile).
+	var got []string
+	for _, rq := range up.Received() {
+		if strings.Contains(string(rq.Body), "fact number 9") && !strings.Contains(string(rq.Body), "Summarize this conversation") {
+			got = nil
+			for _, m := range rq.JSON(t)["messages"].([]any) {
+				mm := m.(map[string]any)
+				got = append(got, fmt.Sprintf("%s:%v", mm["role"], mm["content"]))
+			}
+		}
+	}
+	if !strings.HasPrefix(got[0], "system:") || !strings.Contains(got[0], "The sea is deep") || len(got) > 4 {
+		t.Fatalf("the call after the summary sent %q", got)
+	}
 }

@@ -51,12 +51,7 @@ func Decode(b []byte) (*Entry, error) {
 // share answers). Fields that do not change the answer (stream, stream_options, user, the
 // client's raw body) are left out, so that a streamed and a plain request share an entry.
 func Key(scope string, r *openai.ChatRequest) (string, error) {
-	n := *r
-	n.Raw = nil
-	n.Stream = false
-	n.StreamOptions = nil
-	n.User = ""
-	n.Metadata = nil
+	n := stripped(r)
 	b, err := json.Marshal(&n)
 	if err != nil {
 		return "", fmt.Errorf("cache: key: %w", err)
@@ -66,6 +61,17 @@ func Key(scope string, r *openai.ChatRequest) (string, error) {
 	h.Write([]byte{0})
 	h.Write(b)
 	return "pylon:llmcache:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// stripped returns a shallow copy of r without the fields that do not change the answer.
+func stripped(r *openai.ChatRequest) openai.ChatRequest {
+	n := *r
+	n.Raw = nil
+	n.Stream = false
+	n.StreamOptions = nil
+	n.User = ""
+	n.Metadata = nil
+	return n
 }
 
 // Memory is an in-process Store bounded by the bytes of its values; the least recently used

@@ -113,8 +113,13 @@ func (g *Gateway) sessionEnd(sc *sessionCall, sent *openai.ChatRequest, reply *o
 	msgs = append(msgs, m)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := sc.store.Append(ctx, sc.scope, sc.id, session.AnyVersion, msgs...); err != nil {
+	meta, err := sc.store.Append(ctx, sc.scope, sc.id, session.AnyVersion, msgs...)
+	if err != nil {
 		g.log.Warn("llm sessions: storing a turn failed", "session", sc.id, "error", err)
+		return
+	}
+	if sm := g.sessions.Summary; sm != nil && meta.Tokens > sm.ThresholdTokens {
+		g.summarizeLater(sc)
 	}
 }
 
