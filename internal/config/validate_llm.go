@@ -557,6 +557,12 @@ func (v *validator) llmTransform(p string, t *LLMTransform, routes map[string]bo
 	}
 	if b := t.Body; b != nil {
 		seen := map[string]string{}
+		for i, path := range b.Remove {
+			if _, err := bodyParam(path); err != nil {
+				v.add(fmt.Sprintf("%s.body.remove[%d]", p, i), "%v", err)
+			}
+			seen[path] = "remove"
+		}
 		kinds := []struct {
 			field string
 			m     map[string]any
@@ -571,14 +577,6 @@ func (v *validator) llmTransform(p string, t *LLMTransform, routes map[string]bo
 					v.add(fp, "%s is also in body.%s", path, other)
 				}
 				seen[path] = k.field
-			}
-		}
-		for i, path := range b.Remove {
-			fp := fmt.Sprintf("%s.body.remove[%d]", p, i)
-			if _, err := bodyParam(path); err != nil {
-				v.add(fp, "%v", err)
-			} else if other, dup := seen[path]; dup {
-				v.add(fp, "%s is also in body.%s", path, other)
 			}
 		}
 	}
@@ -728,15 +726,25 @@ func checkBodyValue(path, op string, val any) error {
 		}
 	}
 	if !ok {
-		if kind == "metadata" {
-			kind = "string"
-		}
-		if kind == "strings" {
-			kind = "string or a list of strings"
-		}
-		return fmt.Errorf("want a %s, got %v", kind, val)
+		return fmt.Errorf("want %s, got %v", LLMBodyKindName(kind), val)
 	}
 	return nil
+}
+
+// LLMBodyKindName describes a kind of LLMBodyParams ("metadata" for metadata.KEY) for
+// error messages.
+func LLMBodyKindName(kind string) string {
+	switch kind {
+	case "integer":
+		return "an integer"
+	case "bool":
+		return "true or false"
+	case "metadata", "string":
+		return "a string"
+	case "strings":
+		return "a string or a list of strings"
+	}
+	return "a " + kind
 }
 
 // llmContext checks the external context client's settings.

@@ -44,9 +44,9 @@ func TestSemanticRedisTwoNodes(t *testing.T) {
 	b.run(t)
 	const dim = 64
 	emb := fakeEmbedder{
-		"how do i reset my password?":        unit(dim, 0),
+		"how do i reset my password?":         unit(dim, 0),
 		"how can i reset my password, please": angled(dim, 1, 0.96),
-		"how do i delete my account?":        angled(dim, 2, 0.6),
+		"how do i delete my account?":         angled(dim, 2, 0.6),
 	}
 	sys := openai.Message{Role: "system", Content: openai.TextContent("You are a support bot.")}
 	ask := func(q string) *openai.ChatRequest {

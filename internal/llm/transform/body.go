@@ -150,13 +150,7 @@ func bodyValue(path string, op opKind, v any) (bodyOp, error) {
 		}
 	}
 	if !ok {
-		switch kind {
-		case "metadata":
-			kind = "string"
-		case "strings":
-			kind = "string or a list of strings"
-		}
-		return o, fmt.Errorf("want a %s, got %v", kind, v)
+		return o, fmt.Errorf("want %s, got %v", config.LLMBodyKindName(kind), v)
 	}
 	return o, nil
 }
