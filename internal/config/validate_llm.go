@@ -780,8 +780,14 @@ func (v *validator) llmContext(p string, xc *LLMContext, routes map[string]bool)
 	if xc.TTL != nil && *xc.TTL < 0 {
 		v.add(p+".ttl", "must not be negative")
 	}
-	if xc.MaxEntries < 0 || xc.CacheBytes < 0 || xc.MaxBytes < 0 {
-		v.add(p, "max_entries, cache_bytes and max_bytes must not be negative")
+	if xc.MaxEntries < 0 {
+		v.add(p+".max_entries", "must not be negative")
+	}
+	if xc.CacheBytes < 0 {
+		v.add(p+".cache_bytes", "must not be negative")
+	}
+	if xc.MaxBytes < 0 {
+		v.add(p+".max_bytes", "must not be negative")
 	}
 	if !strings.Contains(xc.Template, "{{context}}") {
 		v.add(p+".template", "must hold {{context}}")

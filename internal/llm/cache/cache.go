@@ -3,6 +3,10 @@
 // least recently used out first) or in a shared store. Entries are complete canonical
 // answers, so that a hit is served to any dialect, streamed or not: a streamed request gets
 // the answer replayed as a well-formed stream.
+//
+// The stores are Memory (one node) and Redis (shared by every node). On top, the semantic
+// cache (Semantic, Embedder, SemanticText, SemanticScope) finds the answer of a request worded
+// differently but close in meaning, by the cosine similarity of embeddings; see docs/cache.md.
 package cache
 
 import (
@@ -50,6 +54,7 @@ func Decode(b []byte) (*Entry, error) {
 // Key returns the cache key of a request within a scope (a tenant, a key: whatever must not
 // share answers). Fields that do not change the answer (stream, stream_options, user, the
 // client's raw body) are left out, so that a streamed and a plain request share an entry.
+// The key is "llmcache:" and a hex SHA-256; a Redis store puts its prefix in front.
 func Key(scope string, r *openai.ChatRequest) (string, error) {
 	n := stripped(r)
 	b, err := json.Marshal(&n)
@@ -60,7 +65,7 @@ func Key(scope string, r *openai.ChatRequest) (string, error) {
 	h.Write([]byte(scope))
 	h.Write([]byte{0})
 	h.Write(b)
-	return "pylon:llmcache:" + hex.EncodeToString(h.Sum(nil)), nil
+	return "llmcache:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // stripped returns a shallow copy of r without the fields that do not change the answer.

@@ -18,10 +18,14 @@ const DefaultMaxValueBytes = 1 << 20
 // is not cached; callers may count it rather than log it as a failure.
 var ErrTooLarge = errors.New("cache: value too large to store")
 
+// DefaultRedisPrefix starts the keys of a Redis store that sets no Prefix: with Key's
+// "llmcache:<sha256>", a value lives at "pylon:llmcache:<sha256>".
+const DefaultRedisPrefix = "pylon:"
+
 // RedisOptions configure a Redis store.
 type RedisOptions struct {
-	// Prefix starts every Redis key, before the cache key (which Key already starts with
-	// "pylon:llmcache:"). Empty by default; set it to separate deployments sharing one Redis.
+	// Prefix starts every Redis key, before the cache key (default DefaultRedisPrefix; the
+	// gateway passes the config's redis.prefix).
 	Prefix string
 	// MaxValueBytes refuses larger values with ErrTooLarge (default DefaultMaxValueBytes).
 	MaxValueBytes int
@@ -44,6 +48,9 @@ var _ Store = (*Redis)(nil)
 func NewRedis(c redis.Cmdable, o RedisOptions) *Redis {
 	if o.MaxValueBytes <= 0 {
 		o.MaxValueBytes = DefaultMaxValueBytes
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultRedisPrefix
 	}
 	return &Redis{c: c, prefix: o.Prefix, max: o.MaxValueBytes}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/llm"
 	"github.com/pylon-gateway/pylon/internal/llm/pii"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
+	"github.com/pylon-gateway/pylon/internal/llm/transform"
 	"github.com/pylon-gateway/pylon/internal/llm/usage"
 )
 
@@ -20,9 +21,11 @@ type accounting struct {
 	attempts     int
 	upstream     time.Duration // time spent waiting on providers, every attempt
 	outputChunks int
-	cacheKey     string       // where to cache the answer; "" for nowhere
-	vault        *pii.Vault   // the call's reversible PII tokens, nil without redaction
-	session      *sessionCall // the call's session, nil without one
+	cacheKey     string               // where to cache the answer; "" for nowhere
+	vault        *pii.Vault           // the call's reversible PII tokens, nil without redaction
+	session      *sessionCall         // the call's session, nil without one
+	transform    *transform.Transform // the transforms that apply to the call, nil for none
+	upHeaders    http.Header          // headers for the provider (external context in header mode)
 
 	recorded bool
 	usage    usage.Usage

@@ -41,7 +41,7 @@ func (x *exchange) done(status int, err error) {
 }
 
 // call sends one attempt to a target. On success the caller owns x and must call x.done.
-func (g *Gateway) call(ctx context.Context, r *http.Request, info *stream.Info, t target, c *llm.Call) (*exchange, *llm.Error) {
+func (g *Gateway) call(ctx context.Context, r *http.Request, info *stream.Info, t target, c *llm.Call, acct *accounting) (*exchange, *llm.Error) {
 	p := t.provider
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	req, err := p.adapter.ChatRequest(ctx, c)
@@ -52,6 +52,12 @@ func (g *Gateway) call(ctx context.Context, r *http.Request, info *stream.Info, 
 			return nil, le
 		}
 		return nil, llm.Errorf(llm.KindInternal, "building the %s request: %v", p.name, err)
+	}
+	if acct != nil {
+		for k, v := range acct.upHeaders {
+			req.Header[k] = v
+		}
+		acct.transform.ApplyRequestHeaders(req.Header)
 	}
 	return g.send(ctx, cancel, r, info, p, req)
 }
@@ -196,6 +202,12 @@ func (g *Gateway) serveChatRequest(w http.ResponseWriter, r *http.Request, info 
 		d.WriteError(w, le)
 		return
 	}
+	if req, le = g.enrich(r, info, req, acct); le != nil {
+		info.Details = "llm_context_failed"
+		d.WriteError(w, le)
+		return
+	}
+	acct.transform.ApplyResponseHeaders(w.Header())
 	if g.pii != nil {
 		// Redact before anything leaves or is stored; tokens come back in the reply.
 		acct.vault = pii.NewVault()
@@ -254,7 +266,7 @@ func (g *Gateway) serveChatRequest(w http.ResponseWriter, r *http.Request, info 
 		c := &llm.Call{Request: req, Model: t.model, BaseURL: t.provider.baseURL, APIKey: key, Stream: req.Stream,
 			DefaultMaxTokens: g.defaultMaxTokens(t)}
 		began := time.Now()
-		x, e := g.call(r.Context(), r, info, t, c)
+		x, e := g.call(r.Context(), r, info, t, c, acct)
 		if e == nil {
 			acct.target, acct.attempts = t, attempts
 			setTargetHeaders(w.Header(), t, attempts)

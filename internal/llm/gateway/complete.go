@@ -34,7 +34,7 @@ func (g *Gateway) complete(ctx context.Context, req *openai.ChatRequest) (*opena
 			continue
 		}
 		c := &llm.Call{Request: req, Model: t.model, BaseURL: t.provider.baseURL, APIKey: key, DefaultMaxTokens: g.defaultMaxTokens(t)}
-		x, e := g.call(ctx, r, info, t, c)
+		x, e := g.call(ctx, r, info, t, c, nil)
 		if e != nil {
 			last = e
 			g.attemptFailed(t, key, e, time.Now())

@@ -21,8 +21,10 @@ import (
 	"github.com/pylon-gateway/pylon/internal/limits"
 	"github.com/pylon-gateway/pylon/internal/llm"
 	dialectopenai "github.com/pylon-gateway/pylon/internal/llm/dialect/openai"
+	"github.com/pylon-gateway/pylon/internal/llm/extcontext"
 	"github.com/pylon-gateway/pylon/internal/llm/pii"
 	"github.com/pylon-gateway/pylon/internal/llm/session"
+	"github.com/pylon-gateway/pylon/internal/llm/transform"
 	"github.com/pylon-gateway/pylon/internal/llm/usage"
 	"github.com/pylon-gateway/pylon/internal/stats"
 	"github.com/pylon-gateway/pylon/internal/stream"
@@ -73,6 +75,8 @@ type Gateway struct {
 	cache       *responseCache
 	pii         *pii.Redactor
 	sessions    *config.LLMSessions
+	transforms  *transform.Set
+	context     *extcontext.Client
 	estimator   usage.Estimator
 	metrics     *stats.LLM
 	log         *slog.Logger
@@ -130,6 +134,16 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	g.router = newRouter(cfg, g.providers, opts.Shared.cooldowns)
 	g.cache = newResponseCache(cfg.LLM.Cache, opts.Shared)
 	g.sessions = cfg.LLM.Sessions
+	if len(cfg.LLM.Transforms) > 0 {
+		if g.transforms, err = transform.New(cfg.LLM.Transforms); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.LLM.Context != nil {
+		if g.context, err = extcontext.New(cfg.LLM.Context); err != nil {
+			return nil, err
+		}
+	}
 	if pc := cfg.LLM.PII; pc != nil {
 		if g.pii, err = newRedactor(pc); err != nil {
 			return nil, fmt.Errorf("llm.pii: %w", err)
