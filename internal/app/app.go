@@ -23,6 +23,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/config"
 	"github.com/pylon-gateway/pylon/internal/config/envoy"
 	"github.com/pylon-gateway/pylon/internal/limits"
+	"github.com/pylon-gateway/pylon/internal/llm/cache"
 	"github.com/pylon-gateway/pylon/internal/llm/gateway"
 	"github.com/pylon-gateway/pylon/internal/llm/session"
 	"github.com/pylon-gateway/pylon/internal/runtime"
@@ -332,12 +333,26 @@ func llmShared(ctx context.Context, cfg *config.Config, st *sqlstore.DB, log *sl
 			shared.Sessions = session.NewRedis(client, session.RedisOptions{Prefix: rc.Prefix + "session:",
 				Options: session.Options{TTL: sc.TTL.D()}})
 		}
+		if cc := cfg.LLM.Cache; cc != nil {
+			shared.CacheStore = cache.NewRedis(client, cache.RedisOptions{Prefix: rc.Prefix})
+			if sc := cc.Semantic; sc != nil {
+				shared.Semantic = cache.NewSemantic(cache.SemanticOptions{EmbeddingModel: sc.EmbeddingModel, MaxEntries: sc.MaxEntries,
+					Redis: client, Prefix: rc.Prefix + "llmsem:", Logger: log})
+			}
+		}
 	} else {
 		shared.Limiter = limits.NewLocal(limits.LocalOptions{})
+		if cc := cfg.LLM.Cache; cc != nil && cc.Semantic != nil {
+			shared.Semantic = cache.NewSemantic(cache.SemanticOptions{EmbeddingModel: cc.Semantic.EmbeddingModel,
+				MaxEntries: cc.Semantic.MaxEntries, Logger: log})
+		}
 		if sc := cfg.LLM.Sessions; sc != nil {
 			shared.Sessions = session.NewMemory(session.MemoryOptions{Options: session.Options{TTL: sc.TTL.D()},
 				MaxSessions: sc.MaxSessions, MaxBytes: sc.MaxBytes})
 		}
+	}
+	if shared.Semantic != nil {
+		go shared.Semantic.Run(bg)
 	}
 	return shared, stop, nil
 }

@@ -166,8 +166,20 @@ type PIIPattern struct {
 type LLMCache struct {
 	// TTL is how long an answer is served from the cache (default 5m).
 	TTL Duration `yaml:"ttl,omitempty" json:"ttl,omitempty"`
-	// MaxBytes bounds the in-process cache (default 64 MiB).
+	// MaxBytes bounds the in-process cache (default 64 MiB; with redis, Redis bounds it).
 	MaxBytes int64 `yaml:"max_bytes,omitempty" json:"max_bytes,omitempty"`
+	// Semantic, when set, also answers questions similar to a cached one.
+	Semantic *SemanticCache `yaml:"semantic,omitempty" json:"semantic,omitempty"`
+}
+
+// SemanticCache is the semantic cache on top of the exact one.
+type SemanticCache struct {
+	// EmbeddingModel embeds the questions (a model name served by an OpenAI-family provider).
+	EmbeddingModel string `yaml:"embedding_model" json:"embedding_model"`
+	// Threshold is the least cosine similarity of a hit, in (0, 1] (default 0.95).
+	Threshold float64 `yaml:"threshold,omitempty" json:"threshold,omitempty"`
+	// MaxEntries bounds the vectors kept in process (default 10000).
+	MaxEntries int `yaml:"max_entries,omitempty" json:"max_entries,omitempty"`
 }
 
 // RouteLLM is the llm route action: the request's model picks the targets.

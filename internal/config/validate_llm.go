@@ -114,6 +114,9 @@ func llmDefaults(c *Config, getenv func(string) string) {
 		if cc.MaxBytes == 0 {
 			cc.MaxBytes = 64 << 20
 		}
+		if sc := cc.Semantic; sc != nil && sc.Threshold == 0 {
+			sc.Threshold = 0.95
+		}
 	}
 	for i := range c.Providers {
 		p := &c.Providers[i]
@@ -187,6 +190,17 @@ func (v *validator) llm(c *Config, clusters map[string]bool) {
 		}
 		if cc.MaxBytes < 0 {
 			v.add("llm.cache.max_bytes", "must not be negative")
+		}
+		if sc := cc.Semantic; sc != nil {
+			if sc.EmbeddingModel == "" {
+				v.add("llm.cache.semantic.embedding_model", "is required")
+			}
+			if sc.Threshold <= 0 || sc.Threshold > 1 {
+				v.add("llm.cache.semantic.threshold", "must be in (0, 1], got %v", sc.Threshold)
+			}
+			if sc.MaxEntries < 0 {
+				v.add("llm.cache.semantic.max_entries", "must not be negative")
+			}
 		}
 	}
 	if sc := c.LLM.Sessions; sc != nil {

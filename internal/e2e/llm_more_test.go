@@ -95,7 +95,7 @@ func TestLLMPassthroughEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(e.Data) != 1 || len(e.Data[0].Embedding) != 3 || up.Last(t).JSON(t)["model"] != "text-embedding-3-small" {
+	if len(e.Data) != 1 || len(e.Data[0].Embedding) != 26 || up.Last(t).JSON(t)["model"] != "text-embedding-3-small" {
 		t.Fatalf("embeddings %+v, upstream %v", e, up.Last(t).JSON(t))
 	}
 	up.Script(fakellm.Reply{Text: "legacy", PromptTokens: 2, CompletionTokens: 1})
@@ -285,5 +285,47 @@ llm:
 	}
 	if resp.Header.Get("X-Served-By") != "pylon" {
 		t.Fatalf("answer headers %v", resp.Header)
+	}
+}
+
+// The semantic cache: a question worded differently but close enough to a cached one is a
+// hit (above the threshold); a different question is a miss (below it).
+func TestLLMSemanticCache(t *testing.T) {
+	up := fakellm.OpenAI(t)
+	g := testutil.StartGateway(t, llmConfig(fmt.Sprintf(`
+  - {name: oa, type: openai, base_url: %s/v1, api_keys: [{value: k}], models: [m, text-embedding-3-small]}`, up.URL), `
+  - {name: chat, targets: [{provider: oa, model: m}]}
+llm:
+  cache: {ttl: 1m, semantic: {embedding_model: text-embedding-3-small, threshold: 0.98}}`))
+	client := openaiClient(g)
+	ask := func(q string) (string, http.Header) {
+		var resp *http.Response
+		c, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "chat",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(q)}}, option.WithResponseInto(&resp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Choices[0].Message.Content, resp.Header
+	}
+	chats := func() int {
+		n := 0
+		for _, r := range up.Received() {
+			if strings.HasSuffix(r.Path, "/chat/completions") {
+				n++
+			}
+		}
+		return n
+	}
+	up.Script(fakellm.Reply{Text: "Paris."})
+	if a, h := ask("What is the capital of France?"); a != "Paris." || h.Get("X-Pylon-Cache") != "miss" {
+		t.Fatalf("first: %q %v", a, h)
+	}
+	// Same letters, other wording and case: a semantic hit, no chat call.
+	if a, h := ask("what is the capital of france"); a != "Paris." || h.Get("X-Pylon-Cache-Match") != "semantic" || chats() != 1 {
+		t.Fatalf("similar question: %q %v (chat calls %d)", a, h, chats())
+	}
+	up.Script(fakellm.Reply{Text: "Once upon a time."})
+	if a, h := ask("Tell me a long story about dragons and knights."); a != "Once upon a time." || h.Get("X-Pylon-Cache") != "miss" || chats() != 2 {
+		t.Fatalf("different question: %q %v", a, h)
 	}
 }

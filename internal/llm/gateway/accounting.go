@@ -22,6 +22,8 @@ type accounting struct {
 	upstream     time.Duration // time spent waiting on providers, every attempt
 	outputChunks int
 	cacheKey     string               // where to cache the answer; "" for nowhere
+	semVec       []float32            // the question's embedding, for the semantic cache
+	semScope     string               // the semantic cache's scope of the question
 	vault        *pii.Vault           // the call's reversible PII tokens, nil without redaction
 	session      *sessionCall         // the call's session, nil without one
 	transform    *transform.Transform // the transforms that apply to the call, nil for none

@@ -22,10 +22,14 @@ const (
 	cacheStatusHeader  = "X-Pylon-Cache"         // hit, miss, bypass, refresh
 )
 
-// responseCache is the gateway's view of the cache: the store and the TTL.
+// responseCache is the gateway's view of the cache: the store, the TTL and the semantic
+// index (nil without one).
 type responseCache struct {
-	store cache.Store
-	ttl   time.Duration
+	store     cache.Store
+	ttl       time.Duration
+	semantic  *cache.Semantic
+	embedding string  // the embedding model of the semantic cache
+	threshold float32 // the least similarity of a semantic hit
 }
 
 // memoryCaches keeps the in-process cache across snapshots (one per size), so that a reload
@@ -49,12 +53,21 @@ func newResponseCache(cfg *config.LLMCache, shared *Shared) *responseCache {
 	if cfg == nil {
 		return nil
 	}
-	return &responseCache{store: shared.memory.get(cfg.MaxBytes), ttl: cfg.TTL.D()}
+	rc := &responseCache{ttl: cfg.TTL.D()}
+	if shared.CacheStore != nil {
+		rc.store = shared.CacheStore
+	} else {
+		rc.store = shared.memory.get(cfg.MaxBytes)
+	}
+	if sc := cfg.Semantic; sc != nil && shared.Semantic != nil {
+		rc.semantic, rc.embedding, rc.threshold = shared.Semantic, sc.EmbeddingModel, float32(sc.Threshold)
+	}
+	return rc
 }
 
 // cacheLookup decides what the cache does for req: the key to store the answer under ("" for
 // none), and a hit to serve.
-func (g *Gateway) cacheLookup(ctx context.Context, r *http.Request, req *openai.ChatRequest) (string, *cache.Entry, string) {
+func (g *Gateway) cacheLookup(ctx context.Context, r *http.Request, req *openai.ChatRequest, scope string) (string, *cache.Entry, string) {
 	if g.cache == nil {
 		return "", nil, ""
 	}
@@ -62,7 +75,7 @@ func (g *Gateway) cacheLookup(ctx context.Context, r *http.Request, req *openai.
 	if mode == "bypass" || (req.N != nil && *req.N > 1) {
 		return "", nil, "bypass"
 	}
-	key, err := cache.Key("", req)
+	key, err := cache.Key(scope, req)
 	if err != nil {
 		return "", nil, "bypass"
 	}
@@ -70,18 +83,55 @@ func (g *Gateway) cacheLookup(ctx context.Context, r *http.Request, req *openai.
 		return key, nil, "refresh"
 	}
 	b, ok, err := g.cache.store.Get(ctx, key)
-	if err != nil || !ok {
-		return key, nil, "miss"
+	if err == nil && ok {
+		if e, err := cache.Decode(b); err == nil {
+			return key, e, "hit"
+		}
+	}
+	return key, nil, "miss"
+}
+
+// semanticLookup looks for a cached answer to a similar question. It returns the vector
+// and scope to index the answer under when the call goes to a provider.
+func (g *Gateway) semanticLookup(ctx context.Context, scope string, req *openai.ChatRequest) (*cache.Entry, []float32, string, float32) {
+	c := g.cache
+	if c == nil || c.semantic == nil {
+		return nil, nil, "", 0
+	}
+	text, ok := cache.SemanticText(req)
+	if !ok {
+		return nil, nil, "", 0
+	}
+	sscope, err := cache.SemanticScope(scope, req)
+	if err != nil {
+		return nil, nil, "", 0
+	}
+	ectx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	vec, err := g.embed(ectx, c.embedding, text)
+	cancel()
+	if err != nil {
+		g.log.Warn("llm cache: embedding failed; the semantic cache is skipped", "model", c.embedding, "error", err)
+		return nil, nil, "", 0
+	}
+	k, sim, ok := c.semantic.Search(sscope, vec, c.threshold)
+	if !ok {
+		return nil, vec, sscope, sim
+	}
+	b, found, err := c.store.Get(ctx, k)
+	if err != nil || !found {
+		c.semantic.Remove(sscope, k) // the answer expired before its vector
+		return nil, vec, sscope, sim
 	}
 	e, err := cache.Decode(b)
 	if err != nil {
-		return key, nil, "miss"
+		return nil, vec, sscope, sim
 	}
-	return key, e, "hit"
+	return e, vec, sscope, sim
 }
 
-// cacheStore keeps a complete answer.
-func (g *Gateway) cacheStore(ctx context.Context, key string, resp *openai.ChatResponse, t target) {
+// cacheStore keeps a complete answer, and indexes its question for the semantic cache.
+func (g *Gateway) cacheStore(ctx context.Context, acct *accounting, resp *openai.ChatResponse) {
+	key, t := acct.cacheKey, acct.target
 	if key == "" || resp == nil || len(resp.Choices) == 0 || resp.Choices[0].FinishReason == "" {
 		return
 	}
@@ -94,6 +144,12 @@ func (g *Gateway) cacheStore(ctx context.Context, key string, resp *openai.ChatR
 	}
 	if err := g.cache.store.Set(ctx, key, b, g.cache.ttl); err != nil {
 		g.log.Warn("llm cache: store failed", "error", err)
+		return
+	}
+	if acct.semVec != nil && g.cache.semantic != nil {
+		if err := g.cache.semantic.Add(ctx, acct.semScope, key, acct.semVec, g.cache.ttl); err != nil {
+			g.log.Warn("llm cache: semantic index failed", "error", err)
+		}
 	}
 }
 

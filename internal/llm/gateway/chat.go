@@ -237,7 +237,17 @@ func (g *Gateway) serveChatRequest(w http.ResponseWriter, r *http.Request, info 
 		}()
 	}
 	if g.cache != nil {
-		key, hit, state := g.cacheLookup(r.Context(), r, req)
+		scope := sessionScope(r, who)
+		key, hit, state := g.cacheLookup(r.Context(), r, req, scope)
+		if hit == nil && state == "miss" {
+			var sim float32
+			hit, acct.semVec, acct.semScope, sim = g.semanticLookup(r.Context(), scope, req)
+			if hit != nil {
+				state = "hit"
+				w.Header()["X-Pylon-Cache-Match"] = []string{"semantic"}
+				w.Header()["X-Pylon-Cache-Similarity"] = []string{strconv.FormatFloat(float64(sim), 'f', 3, 32)}
+			}
+		}
 		w.Header()[cacheStatusHeader] = []string{state}
 		if hit != nil {
 			info.Details = "llm_cache_hit"
@@ -345,7 +355,7 @@ func (g *Gateway) writeChat(w http.ResponseWriter, d llm.Dialect, req *openai.Ch
 	x.done(x.resp.StatusCode, nil)
 	acct.finish(out.Usage, true)
 	acct.setHeaders(w.Header())
-	g.cacheStore(context.WithoutCancel(x.ctx), acct.cacheKey, out, acct.target)
+	g.cacheStore(context.WithoutCancel(x.ctx), acct, out)
 	g.sessionEnd(acct.session, req, out)
 	if acct.vault != nil {
 		restored, err := pii.RestoreResponse(out, acct.vault)

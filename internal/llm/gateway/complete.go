@@ -1,11 +1,16 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"time"
 
 	"github.com/pylon-gateway/pylon/internal/llm"
+	openaiadapter "github.com/pylon-gateway/pylon/internal/llm/provider/openai"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
 	"github.com/pylon-gateway/pylon/internal/llm/session"
 	"github.com/pylon-gateway/pylon/internal/stream"
@@ -86,4 +91,48 @@ func (g *Gateway) summarizeLater(sc *sessionCall) {
 			g.log.Warn("llm sessions: summarizing failed; the session keeps its turns", "session", sc.id, "error", err)
 		}
 	}()
+}
+
+// embed returns the embedding of text by model, through the model's OpenAI-family provider.
+func (g *Gateway) embed(ctx context.Context, model, text string) ([]float32, error) {
+	plan := g.router.plan(model, time.Now())
+	if len(plan) == 0 {
+		return nil, modelNotFound(model)
+	}
+	t := plan[0]
+	a, ok := t.provider.adapter.(*openaiadapter.Adapter)
+	if !ok {
+		return nil, fmt.Errorf("embedding model %s is served by %s, which is not an OpenAI-family provider", model, t.provider.name)
+	}
+	key, ke := t.provider.pickKey(time.Now())
+	if ke != nil {
+		return nil, ke
+	}
+	body, _ := json.Marshal(map[string]any{"model": t.model, "input": text})
+	c := &llm.Call{Model: t.model, BaseURL: t.provider.baseURL, APIKey: key}
+	ctx, cancel := context.WithTimeout(ctx, t.provider.timeout)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.URL(c, "embeddings"), bytes.NewReader(body))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	a.Authorize(req.Header, key)
+	r, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://pylon.internal/v1/embeddings", http.NoBody)
+	x, e := g.send(ctx, cancel, r, &stream.Info{}, t.provider, req)
+	if e != nil {
+		return nil, e
+	}
+	defer x.resp.Body.Close()
+	var out struct {
+		Data []struct {
+			Embedding []float32 `json:"embedding"`
+		} `json:"data"`
+	}
+	err = json.NewDecoder(io.LimitReader(x.resp.Body, 16<<20)).Decode(&out)
+	x.done(x.resp.StatusCode, err)
+	if err != nil || len(out.Data) == 0 || len(out.Data[0].Embedding) == 0 {
+		return nil, fmt.Errorf("embedding answer without a vector: %v", err)
+	}
+	return out.Data[0].Embedding, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/config"
 	"github.com/pylon-gateway/pylon/internal/limits"
 	"github.com/pylon-gateway/pylon/internal/llm"
+	"github.com/pylon-gateway/pylon/internal/llm/cache"
 	dialectopenai "github.com/pylon-gateway/pylon/internal/llm/dialect/openai"
 	"github.com/pylon-gateway/pylon/internal/llm/extcontext"
 	"github.com/pylon-gateway/pylon/internal/llm/pii"
@@ -44,6 +45,10 @@ type Shared struct {
 
 	// Sessions keeps conversations (in process or Redis); nil without llm.sessions.
 	Sessions session.Store
+	// CacheStore holds cached answers shared by nodes (Redis); nil: in process.
+	CacheStore cache.Store
+	// Semantic is the semantic cache's index; nil without llm.cache.semantic.
+	Semantic *cache.Semantic
 
 	settles sync.WaitGroup // reservations being settled after their calls
 }

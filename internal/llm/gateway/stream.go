@@ -55,7 +55,7 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 				}
 				if acc != nil && acc.Complete() {
 					resp := acc.Response()
-					g.cacheStore(context.WithoutCancel(x.ctx), acct.cacheKey, resp, acct.target)
+					g.cacheStore(context.WithoutCancel(x.ctx), acct, resp)
 					g.sessionEnd(acct.session, req, resp)
 				}
 				sw.Close()

@@ -91,8 +91,13 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 		}
 		s.openAIChat(w, req.Model, rep)
 	case strings.HasSuffix(r.URL.Path, "/embeddings"):
+		var in struct {
+			Input any `json:"input"`
+		}
+		json.Unmarshal(body, &in)
+		text, _ := in.Input.(string)
 		writeJSON(w, 200, map[string]any{"object": "list", "model": req.Model,
-			"data":  []any{map[string]any{"object": "embedding", "index": 0, "embedding": []float64{0.1, -0.2, 0.3}}},
+			"data":  []any{map[string]any{"object": "embedding", "index": 0, "embedding": letterVector(text)}},
 			"usage": map[string]any{"prompt_tokens": rep.PromptTokens, "total_tokens": rep.PromptTokens}})
 	case strings.HasSuffix(r.URL.Path, "/completions"):
 		fr := "stop"
@@ -187,4 +192,22 @@ func (s *Server) openAIStream(w http.ResponseWriter, model string, rep Reply, in
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	flush(w)
+}
+
+// letterVector is the fake's embedding: how often each letter a-z occurs (case folded), so
+// that texts with the same letters are identical vectors and different texts drift apart.
+// An input without letters gets a fixed vector.
+func letterVector(text string) []float64 {
+	v := make([]float64, 26)
+	n := 0
+	for _, c := range strings.ToLower(text) {
+		if c >= 'a' && c <= 'z' {
+			v[c-'a']++
+			n++
+		}
+	}
+	if n == 0 {
+		return []float64{0.1, -0.2, 0.3}
+	}
+	return v
 }
