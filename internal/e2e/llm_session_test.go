@@ -237,3 +237,45 @@ func TestLLMSessionSummary(t *testing.T) {
 		t.Fatalf("the call after the summary sent %q", got)
 	}
 }
+
+// Two Pylons sharing Redis share the response cache: an answer cached through one is a hit
+// on the other, streamed replay included.
+func TestLLMCacheSharedThroughRedis(t *testing.T) {
+	ctx := context.Background()
+	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer rc.Close()
+	requireServiceE2E(t, "Redis", rc.Ping(ctx).Err())
+	var b [4]byte
+	rand.Read(b[:])
+	prefix := "pylon-e2e-c-" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() {
+		keys, _ := rc.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			rc.Del(context.Background(), keys...)
+		}
+	})
+	up := fakellm.OpenAI(t)
+	extra := fmt.Sprintf("llm: {cache: {ttl: 1m}}\nredis: {address: 127.0.0.1:6379, prefix: %q}", prefix)
+	g1 := testutil.StartGateway(t, sessionConfig(up.URL, extra))
+	g2 := testutil.StartGateway(t, sessionConfig(up.URL, extra))
+	up.Script(fakellm.Reply{Text: "Shared answer."})
+	params := openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("cache me once")}}
+	c1 := openai.NewClient(option.WithBaseURL(g1.URL("public")+"/v1/"), option.WithAPIKey("k"), option.WithMaxRetries(0))
+	if _, err := c1.Chat.Completions.New(ctx, params); err != nil {
+		t.Fatal(err)
+	}
+	c2 := openai.NewClient(option.WithBaseURL(g2.URL("public")+"/v1/"), option.WithAPIKey("k"), option.WithMaxRetries(0))
+	var resp *http.Response
+	c, err := c2.Chat.Completions.New(ctx, params, option.WithResponseInto(&resp))
+	if err != nil || c.Choices[0].Message.Content != "Shared answer." || resp.Header.Get("X-Pylon-Cache") != "hit" {
+		t.Fatalf("the other node: %v %v", err, resp.Header)
+	}
+	st := c2.Chat.Completions.NewStreaming(ctx, params)
+	acc := openai.ChatCompletionAccumulator{}
+	for st.Next() {
+		acc.AddChunk(st.Current())
+	}
+	if st.Err() != nil || acc.Choices[0].Message.Content != "Shared answer." || len(up.Received()) != 1 {
+		t.Fatalf("streamed hit on the other node: %v %q (%d upstream calls)", st.Err(), acc.Choices[0].Message.Content, len(up.Received()))
+	}
+}
