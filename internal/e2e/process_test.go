@@ -55,6 +55,7 @@ func freeAddr(t *testing.T) string {
 func pylonProcess(t *testing.T, args ...string) (*exec.Cmd, *testutil.SyncBuffer) {
 	t.Helper()
 	cmd := exec.Command(pylonBin, args...)
+	cmd.Dir = t.TempDir() // the embedded default keeps its store under the working directory
 	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
