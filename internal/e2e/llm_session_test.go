@@ -233,7 +233,10 @@ func TestLLMSessionSummary(t *testing.T) {
 			}
 		}
 	}
-	if !strings.HasPrefix(got[0], "system:") || !strings.Contains(got[0], "The sea is deep") || len(got) > 4 {
+	// Without a summary the call would carry 3 turns (6 messages) and the new one. Summaries
+	// run in the background and may race each other (one wins, the other changes nothing),
+	// so how many turns the summary replaced varies; it replaced some.
+	if !strings.HasPrefix(got[0], "system:") || !strings.Contains(got[0], "The sea is deep") || len(got) >= 7 {
 		t.Fatalf("the call after the summary sent %q", got)
 	}
 }
