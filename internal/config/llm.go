@@ -152,7 +152,10 @@ type LLMPII struct {
 	// Custom adds patterns: {name, pattern (RE2), label}.
 	Custom []PIIPattern `yaml:"custom,omitempty" json:"custom,omitempty"`
 	// HashKey keys the hash mode (required for it).
-	HashKey *Secret `yaml:"hash_key,omitempty" json:"hash_key,omitempty"`
+	HashKey *Secret `yaml:"hash_key,omitempty" json:"hash_key,omitempty"` // Replies also runs the detectors on the model's replies (streams with a bounded
+	// look-behind), always masking: PII the model writes never reaches the client. Values the
+	// prompt's reversible tokens stand for are still restored.
+	Replies bool `yaml:"replies,omitempty" json:"replies,omitempty"`
 }
 
 // PIIPattern is a custom PII pattern.

@@ -329,3 +329,34 @@ llm:
 		t.Fatalf("different question: %q %v", a, h)
 	}
 }
+
+// PII in the model's replies is masked (streams too, at any split), while the prompt's own
+// values still come back through their tokens.
+func TestLLMPIIReplies(t *testing.T) {
+	up := fakellm.OpenAI(t)
+	g := testutil.StartGateway(t, llmConfig(fmt.Sprintf(`
+  - {name: oa, type: openai, base_url: %s/v1, api_keys: [{value: k}], models: [m]}`, up.URL), `
+  - {name: chat, targets: [{provider: oa, model: m}]}
+llm:
+  pii: {mode: token, replies: true}`))
+	client := openaiClient(g)
+	params := openai.ChatCompletionNewParams{Model: "m", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Email jane.doe@example.com please.")}}
+	reply := "I wrote to ⟦EMAIL_1⟧ and copied bob.leak@evil.example.org as asked."
+	want := "I wrote to jane.doe@example.com and copied [EMAIL] as asked."
+	up.Script(fakellm.Reply{Text: reply})
+	c, err := client.Chat.Completions.New(context.Background(), params)
+	if err != nil || c.Choices[0].Message.Content != want {
+		t.Fatalf("plain: %v %q", err, c.Choices[0].Message.Content)
+	}
+	for _, chunks := range []int{2, 7, 19, 40} {
+		up.Script(fakellm.Reply{Text: reply, Chunks: chunks})
+		st := client.Chat.Completions.NewStreaming(context.Background(), params)
+		acc := openai.ChatCompletionAccumulator{}
+		for st.Next() {
+			acc.AddChunk(st.Current())
+		}
+		if st.Err() != nil || acc.Choices[0].Message.Content != want {
+			t.Fatalf("%d chunks: %v %q", chunks, st.Err(), acc.Choices[0].Message.Content)
+		}
+	}
+}

@@ -192,3 +192,21 @@ func (g *Gateway) serveHit(w http.ResponseWriter, d llm.Dialect, req *openai.Cha
 	}
 	sw.Close()
 }
+
+// maskReply masks PII the model wrote in a non-streamed answer.
+func (g *Gateway) maskReply(out *openai.ChatResponse) *openai.ChatResponse {
+	cp := *out
+	cp.Raw = nil
+	cp.Choices = append([]openai.Choice(nil), out.Choices...)
+	for i := range cp.Choices {
+		m := &cp.Choices[i].Message
+		if m.Content == nil {
+			continue
+		}
+		text, counts := g.piiReplies.Redact(m.Content.String(), pii.NewVault())
+		if len(counts) > 0 {
+			m.Content = openai.TextContent(text)
+		}
+	}
+	return &cp
+}

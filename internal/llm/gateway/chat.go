@@ -346,7 +346,7 @@ func (g *Gateway) writeChat(w http.ResponseWriter, d llm.Dialect, req *openai.Ch
 		}
 		return false, le
 	}
-	if d != llm.Dialect(openaiDialect) || acct.cacheKey != "" || acct.session != nil {
+	if d != llm.Dialect(openaiDialect) || acct.cacheKey != "" || acct.session != nil || g.piiReplies != nil {
 		if err := out.Decode(); err != nil {
 			x.done(502, err)
 			return false, llm.Errorf(llm.KindUpstream, "decoding the provider's answer: %v", err)
@@ -357,6 +357,9 @@ func (g *Gateway) writeChat(w http.ResponseWriter, d llm.Dialect, req *openai.Ch
 	acct.setHeaders(w.Header())
 	g.cacheStore(context.WithoutCancel(x.ctx), acct, out)
 	g.sessionEnd(acct.session, req, out)
+	if g.piiReplies != nil {
+		out = g.maskReply(out)
+	}
 	if acct.vault != nil {
 		restored, err := pii.RestoreResponse(out, acct.vault)
 		if err != nil {

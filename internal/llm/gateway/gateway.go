@@ -79,6 +79,7 @@ type Gateway struct {
 	prices      *usage.Table
 	cache       *responseCache
 	pii         *pii.Redactor
+	piiReplies  *pii.Redactor // masks PII in replies; nil unless llm.pii.replies
 	sessions    *config.LLMSessions
 	transforms  *transform.Set
 	context     *extcontext.Client
@@ -152,6 +153,13 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	if pc := cfg.LLM.PII; pc != nil {
 		if g.pii, err = newRedactor(pc); err != nil {
 			return nil, fmt.Errorf("llm.pii: %w", err)
+		}
+		if pc.Replies {
+			masked := *pc
+			masked.Mode, masked.Modes = "mask", nil
+			if g.piiReplies, err = newRedactor(&masked); err != nil {
+				return nil, fmt.Errorf("llm.pii: %w", err)
+			}
 		}
 	}
 	return g, nil

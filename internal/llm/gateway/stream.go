@@ -32,6 +32,10 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 	if acct.cacheKey != "" || acct.session != nil {
 		acc = new(cache.Accumulator)
 	}
+	var masker *pii.StreamRedactor
+	if g.piiReplies != nil {
+		masker = g.piiReplies.NewStreamRedactor(pii.NewVault())
+	}
 	var restorer *pii.ChunkRestorer
 	if acct.vault != nil && acct.vault.Len() > 0 {
 		restorer = pii.NewChunkRestorer(acct.vault)
@@ -77,7 +81,7 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 			sw.Fail(le)
 			return true, nil
 		}
-		if ch.Lazy() && (acc != nil || restorer != nil || d != llm.Dialect(openaiDialect)) {
+		if ch.Lazy() && (acc != nil || restorer != nil || masker != nil || d != llm.Dialect(openaiDialect)) {
 			// Undecoded: the cache, PII restoring and other dialects need its fields.
 			if err := ch.Decode(); err != nil {
 				ch = nil
@@ -98,6 +102,9 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 		}
 		if acc != nil {
 			acc.Add(ch) // as the provider wrote it: PII stays tokenized in the cache
+		}
+		if masker != nil {
+			maskChunk(masker, ch)
 		}
 		if restorer != nil {
 			ch = restorer.Restore(ch)
@@ -187,3 +194,26 @@ func (c *coalescer) FlushError() error {
 }
 
 func (c *coalescer) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// maskChunk masks PII the model writes in the content of choice 0, holding back at most the
+// stream redactor's look-behind, released with the finish reason.
+func maskChunk(m *pii.StreamRedactor, ch *openai.ChatChunk) {
+	for i := range ch.Choices {
+		c := &ch.Choices[i]
+		if c.Index != 0 {
+			continue
+		}
+		in := ""
+		if c.Delta.Content != nil {
+			in = *c.Delta.Content
+		}
+		out := m.Write(in)
+		if c.FinishReason != nil {
+			out += m.Flush()
+		}
+		if c.Delta.Content != nil || out != "" {
+			c.Delta.Content = &out
+		}
+		ch.Raw = nil // the content may have changed: the dialect encodes the chunk
+	}
+}
