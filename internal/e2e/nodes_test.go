@@ -314,3 +314,75 @@ providers:
 	}
 	t.Logf("the revoked key refused after %v", within("revoked key refused", 401))
 }
+
+// TestSessionAcrossProcesses: a conversation started on one Pylon process continues on
+// another that shares Redis, and a session erased on one is gone on the other.
+func TestSessionAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer rc.Close()
+	requireService(t, "Redis", rc.Ping(ctx).Err())
+	var pb [4]byte
+	rand.Read(pb[:])
+	prefix := "pylon-e2e-p-" + hex.EncodeToString(pb[:]) + ":"
+	t.Cleanup(func() {
+		keys, _ := rc.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			rc.Del(context.Background(), keys...)
+		}
+	})
+	up := fakellm.OpenAI(t)
+	dir := t.TempDir()
+	var urls []string
+	for i := range 2 {
+		addr, admin := freePort(t), freePort(t)
+		path := filepath.Join(dir, fmt.Sprintf("node%d.yaml", i))
+		os.WriteFile(path, []byte(fmt.Sprintf(`
+admin: {address: %s}
+redis: {address: 127.0.0.1:6379, prefix: %q}
+llm: {sessions: {}}
+listeners:
+  - name: public
+    address: %s
+    virtual_hosts:
+      - domains: ["*"]
+        routes:
+          - match: {prefix: /v1/}
+            llm: {}
+providers:
+  - {name: oa, type: openai, base_url: %s/v1, api_keys: [{value: k}], models: [gpt-4o-mini]}
+`, admin, prefix, addr, up.URL)), 0o644)
+		pylonProcess(t, "serve", "-c", path, "--watch=false")
+		waitReady(t, "http://"+admin+"/ready")
+		urls = append(urls, "http://"+addr)
+	}
+	send := func(url, method, path, body string) int {
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer client-key")
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Session-Id", "chat-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	up.Script(fakellm.Reply{Text: "Hello Ada."})
+	send(urls[0], "POST", "/v1/chat/completions", `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"I am Ada."}]}`)
+	up.Script(fakellm.Reply{Text: "Ada."})
+	send(urls[1], "POST", "/v1/chat/completions", `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Who am I?"}]}`)
+	var got []string
+	for _, m := range up.Last(t).JSON(t)["messages"].([]any) {
+		got = append(got, fmt.Sprint(m.(map[string]any)["content"]))
+	}
+	if strings.Join(got, "|") != "I am Ada.|Hello Ada.|Who am I?" {
+		t.Fatalf("the second process sent %q", got)
+	}
+	if code := send(urls[1], "DELETE", "/v1/sessions/chat-1", ""); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code := send(urls[0], "GET", "/v1/sessions/chat-1", ""); code != 404 {
+		t.Fatalf("the erased session is still on the first process: %d", code)
+	}
+}
