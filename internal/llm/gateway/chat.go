@@ -237,7 +237,11 @@ func (g *Gateway) serveChatRequest(w http.ResponseWriter, r *http.Request, info 
 		}()
 	}
 	if g.cache != nil {
-		scope := sessionScope(r, who)
+		// Answers are shared within a tenant (with auth), or by every caller of an open route.
+		scope := ""
+		if who.principal != nil {
+			scope = "tenant:" + who.principal.TenantID
+		}
 		key, hit, state := g.cacheLookup(r.Context(), r, req, scope)
 		if hit == nil && state == "miss" {
 			var sim float32
