@@ -186,7 +186,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		pub := g.Runtime.Addr("public")
 		fmt.Fprintf(stdout, "Pylon %s is running on its embedded default config.\n"+
 			"  LLM API: http://%s/v1/  (OpenAI and Anthropic SDKs: set the base URL; model \"demo\" needs no key)\n"+
-			"  admin:   http://%s/\n"+
+			"  admin:   http://%s/  (management API under /api/v1: set PYLON_ADMIN_TOKEN; state in pylon-data/pylon.db)\n"+
 			"Try: curl http://%s/v1/chat/completions -H 'content-type: application/json' -d '{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'\n"+
 			"Next: write a config (`pylon config-default > pylon.yaml`), then `pylon serve -c pylon.yaml`. See README.md.\n",
 			VersionString(), pub, g.Runtime.Addr("admin"), pub)
