@@ -62,6 +62,9 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 					g.cacheStore(context.WithoutCancel(x.ctx), acct, resp)
 					g.sessionEnd(acct.session, req, resp)
 				}
+				// The end of the handler flushes what is left together with the end of the
+				// chunked body: one write instead of two.
+				cw.hold = true
 				sw.Close()
 				return true, nil
 			}

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/pylon-gateway/pylon/internal/llm"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
@@ -477,6 +478,29 @@ type chunkReader struct {
 
 var doneMarker = []byte("[DONE]")
 
+// plainChunk reports, in one pass over the top-level keys, whether a chunk has choices and
+// no usage to split off (no usage object, no Groq x_groq): the common chunk, which goes to an
+// OpenAI client as it came.
+func plainChunk(data []byte) bool {
+	if len(data) == 0 {
+		return false
+	}
+	choices, other := false, false
+	// A string view of data without a copy: nothing of the parse outlives this call.
+	gjson.Parse(unsafe.String(&data[0], len(data))).ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "choices":
+			choices = v.IsArray() && len(v.Raw) > 2 && strings.TrimSpace(v.Raw[1:len(v.Raw)-1]) != ""
+		case "usage":
+			other = v.IsObject()
+		case "x_groq":
+			other = true
+		}
+		return !other
+	})
+	return choices && !other
+}
+
 // Ready reports whether the next chunk is already buffered (see llm.Ready).
 func (c *chunkReader) Ready() bool { return c.usage != nil || c.r.Ready() }
 
@@ -526,10 +550,8 @@ func (c *chunkReader) next() (*openai.ChatChunk, error) {
 			if !gjson.ValidBytes(data) {
 				return nil, llm.Errorf(llm.KindUpstream, "upstream stream event is not JSON")
 			}
-			if gjson.GetBytes(data, "choices").IsArray() && gjson.GetBytes(data, "choices.0").Exists() {
-				if u := gjson.GetBytes(data, "usage"); !u.IsObject() && !bytes.Contains(data, []byte(`"x_groq"`)) {
-					return &openai.ChatChunk{Raw: append([]byte(nil), data...)}, nil
-				}
+			if plainChunk(data) {
+				return &openai.ChatChunk{Raw: append([]byte(nil), data...)}, nil
 			}
 		}
 		var ch openai.ChatChunk
