@@ -488,17 +488,37 @@ func plainChunk(data []byte) bool {
 	choices, other := false, false
 	// A string view of data without a copy: nothing of the parse outlives this call.
 	gjson.Parse(unsafe.String(&data[0], len(data))).ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "choices":
+		// Keys compare as encoding/json does (case-insensitively), so that a decoded chunk
+		// never finds a usage this scan missed.
+		switch {
+		case strings.EqualFold(k.Str, "choices"):
 			choices = v.IsArray() && len(v.Raw) > 2 && strings.TrimSpace(v.Raw[1:len(v.Raw)-1]) != ""
-		case "usage":
-			other = v.IsObject()
-		case "x_groq":
+		case strings.EqualFold(k.Str, "usage"):
+			other = other || v.IsObject()
+		case strings.EqualFold(k.Str, "x_groq"):
 			other = true
 		}
 		return !other
 	})
 	return choices && !other
+}
+
+// usageChunk reads OpenAI's usage report (no choices, a usage object) without decoding the
+// whole event; nil when the event is something else.
+func usageChunk(data []byte) *openai.ChatChunk {
+	r := gjson.Parse(unsafe.String(&data[0], len(data)))
+	u := r.Get("usage")
+	if !u.IsObject() || len(r.Get("choices").Array()) != 0 || r.Get("x_groq").Exists() {
+		return nil
+	}
+	// The strings are cloned: r views the reader's buffer, which the next event overwrites.
+	ch := &openai.ChatChunk{ID: strings.Clone(r.Get("id").String()), Object: strings.Clone(r.Get("object").String()),
+		Created: r.Get("created").Int(), Model: strings.Clone(r.Get("model").String()),
+		SystemFingerprint: strings.Clone(r.Get("system_fingerprint").String()), Usage: usageOf(u)}
+	if r.Get("choices").IsArray() {
+		ch.Choices = []openai.ChunkChoice{}
+	}
+	return ch
 }
 
 // Ready reports whether the next chunk is already buffered (see llm.Ready).
@@ -552,6 +572,9 @@ func (c *chunkReader) next() (*openai.ChatChunk, error) {
 			}
 			if plainChunk(data) {
 				return &openai.ChatChunk{Raw: append([]byte(nil), data...)}, nil
+			}
+			if ch := usageChunk(data); ch != nil {
+				return ch, nil
 			}
 		}
 		var ch openai.ChatChunk
