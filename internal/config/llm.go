@@ -40,6 +40,10 @@ type Provider struct {
 	ConnectTimeout Duration     `yaml:"connect_timeout,omitempty" json:"connect_timeout,omitempty"`
 	MaxConnections int          `yaml:"max_connections,omitempty" json:"max_connections,omitempty"`
 	TLS            *UpstreamTLS `yaml:"tls,omitempty" json:"tls,omitempty"`
+
+	// FromEnv marks a provider added by providers_from_env: without a models list, it
+	// serves the models the price table knows for its type.
+	FromEnv bool `yaml:"-" json:"from_env,omitempty"`
 }
 
 // Secret is a credential: exactly one of env (an environment variable), file (its content,

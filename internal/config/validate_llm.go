@@ -68,7 +68,7 @@ func llmDefaults(c *Config, getenv func(string) string) {
 				continue
 			}
 			c.Providers = append(c.Providers, Provider{Name: e.name, Type: e.typ, BaseURL: getenv(e.base),
-				APIKeys: []Secret{{Env: e.key}}})
+				APIKeys: []Secret{{Env: e.key}}, FromEnv: true})
 		}
 		if !have["bedrock"] && getenv("AWS_ACCESS_KEY_ID") != "" && getenv("AWS_SECRET_ACCESS_KEY") != "" {
 			region := getenv("AWS_REGION")
@@ -76,7 +76,7 @@ func llmDefaults(c *Config, getenv func(string) string) {
 				region = getenv("AWS_DEFAULT_REGION")
 			}
 			if region != "" {
-				c.Providers = append(c.Providers, Provider{Name: "bedrock", Type: "bedrock", Region: region})
+				c.Providers = append(c.Providers, Provider{Name: "bedrock", Type: "bedrock", Region: region, FromEnv: true})
 			}
 		}
 	}

@@ -68,6 +68,18 @@ listeners:
 llm: {providers_from_env: true}
 `)
 	client := openaiClient(g)
+	// The providers' models from the price table are listed.
+	page, err := client.Models.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]string{}
+	for _, m := range page.Data {
+		listed[m.ID] = m.OwnedBy
+	}
+	if listed["gpt-4o-mini"] != "openai" || listed["claude-haiku-4-5"] != "anthropic" {
+		t.Fatalf("models from the environment's providers: %v", listed)
+	}
 	for model, want := range map[string]string{"gpt-4o-mini": "openai", "claude-haiku-4-5": "anthropic", "openai/gpt-4.1": "openai"} {
 		var resp *http.Response
 		_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: model,

@@ -137,7 +137,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	g.router = newRouter(cfg, g.providers, opts.Shared.cooldowns)
+	g.router = newRouter(cfg, g.providers, opts.Shared.cooldowns, g.prices.Keys())
 	g.cache = newResponseCache(cfg.LLM.Cache, opts.Shared)
 	g.sessions = cfg.LLM.Sessions
 	if len(cfg.LLM.Transforms) > 0 {

@@ -52,7 +52,7 @@ var claims = []struct{ prefix, typ string }{
 	{"grok-", "xai"},
 }
 
-func newRouter(cfg *config.Config, providers map[string]*provider, cd *cooldowns) *router {
+func newRouter(cfg *config.Config, providers map[string]*provider, cd *cooldowns, known []string) *router {
 	r := &router{routes: map[string]*modelRoute{}, byModel: map[string][]target{}, providers: providers, cooldown: cd}
 	for i := range cfg.Providers {
 		p := providers[cfg.Providers[i].Name]
@@ -60,7 +60,17 @@ func newRouter(cfg *config.Config, providers map[string]*provider, cd *cooldowns
 			continue
 		}
 		r.order = append(r.order, p)
-		for _, m := range cfg.Providers[i].Models {
+		models := cfg.Providers[i].Models
+		if len(models) == 0 && cfg.Providers[i].FromEnv {
+			// A provider enabled from the environment serves the models the price table
+			// knows for its type, under their own names.
+			for _, k := range known {
+				if typ, m, ok := strings.Cut(k, "/"); ok && typ == p.typ && !strings.Contains(m, "/") {
+					models = append(models, m)
+				}
+			}
+		}
+		for _, m := range models {
 			r.byModel[m] = append(r.byModel[m], target{provider: p, model: m, weight: 1})
 		}
 	}

@@ -18,7 +18,7 @@ func testRouter(t *testing.T, cfg *config.Config) *router {
 		p := &cfg.Providers[i]
 		providers[p.Name] = &provider{name: p.Name, typ: p.Type}
 	}
-	return newRouter(cfg, providers, newCooldowns())
+	return newRouter(cfg, providers, newCooldowns(), nil)
 }
 
 func keys(ts []target) []string {
