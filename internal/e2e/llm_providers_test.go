@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/openai/openai-go/v3"
 	"github.com/pylon-gateway/pylon/internal/testutil"
 	"github.com/pylon-gateway/pylon/internal/testutil/fakellm"
@@ -71,5 +72,45 @@ func TestLLMGeminiAndBedrock(t *testing.T) {
 	}
 	if h := br.Last(t).Header.Get("Authorization"); !strings.HasPrefix(h, "AWS4-HMAC-SHA256 Credential="+fakellm.BedrockAccessKeyID) {
 		t.Fatalf("bedrock auth %q", h)
+	}
+}
+
+// An Anthropic SDK client reaches Gemini and Bedrock providers, streamed, with a tool call.
+func TestLLMAnthropicClientToGeminiAndBedrock(t *testing.T) {
+	gm, br := fakellm.Gemini(t), fakellm.Bedrock(t)
+	t.Setenv("TEST_AWS_ID", fakellm.BedrockAccessKeyID)
+	t.Setenv("TEST_AWS_SECRET", fakellm.BedrockSecretAccessKey)
+	g := testutil.StartGateway(t, llmConfig(fmt.Sprintf(`
+  - {name: gem, type: gemini, base_url: %s/v1beta, api_keys: [{value: k}]}
+  - name: br
+    type: bedrock
+    region: %s
+    base_url: %s
+    aws: {access_key_id: {env: TEST_AWS_ID}, secret_access_key: {env: TEST_AWS_SECRET}}`, gm.URL, fakellm.BedrockRegion, br.URL), `
+  - {name: g, targets: [{provider: gem, model: gemini-2.5-flash}]}
+  - {name: b, targets: [{provider: br, model: anthropic.claude-3-5-haiku-20241022-v1:0}]}`))
+	client := anthropicClient(g)
+	for _, tc := range []struct {
+		model string
+		up    *fakellm.Server
+	}{{"g", gm}, {"b", br}} {
+		tc.up.Script(fakellm.Reply{Text: "On it.", ToolCalls: []fakellm.ToolCall{{ID: "t1", Name: "get_a", Arguments: `{"x":1}`}}, PromptTokens: 9, CompletionTokens: 4})
+		st := client.Messages.NewStreaming(context.Background(), sdk.MessageNewParams{Model: tc.model, MaxTokens: 100,
+			Messages: []sdk.MessageParam{sdk.NewUserMessage(sdk.NewTextBlock("call get_a"))},
+			Tools: []sdk.ToolUnionParam{{OfTool: &sdk.ToolParam{Name: "get_a",
+				InputSchema: sdk.ToolInputSchemaParam{Properties: map[string]any{"x": map[string]any{"type": "integer"}}}}}}})
+		var m sdk.Message
+		for st.Next() {
+			if err := m.Accumulate(st.Current()); err != nil {
+				t.Fatalf("%s: %v", tc.model, err)
+			}
+		}
+		if err := st.Err(); err != nil {
+			t.Fatalf("%s: %v", tc.model, err)
+		}
+		text, tools := anthropicText(&m)
+		if text != "On it." || len(tools) != 1 || !strings.HasSuffix(tools[0], `get_a{"x":1}`) || m.StopReason != "tool_use" || m.Usage.OutputTokens != 4 {
+			t.Fatalf("%s: %q %v %q %+v", tc.model, text, tools, m.StopReason, m.Usage)
+		}
 	}
 }
