@@ -140,6 +140,14 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	g.router = newRouter(cfg, g.providers, opts.Shared.cooldowns, g.prices.Keys())
 	g.cache = newResponseCache(cfg.LLM.Cache, opts.Shared)
 	g.sessions = cfg.LLM.Sessions
+	// The stores behind sessions, limits and the semantic cache are set up when the process
+	// starts (they hold connections and state): a reload that adds them says so.
+	if cfg.LLM.Sessions != nil && opts.Shared.Sessions == nil {
+		opts.Log.Warn("llm.sessions takes effect at the next restart; sessions are off until then")
+	}
+	if c := cfg.LLM.Cache; c != nil && c.Semantic != nil && opts.Shared.Semantic == nil {
+		opts.Log.Warn("llm.cache.semantic takes effect at the next restart; the exact cache works meanwhile")
+	}
 	if len(cfg.LLM.Transforms) > 0 {
 		if g.transforms, err = transform.New(cfg.LLM.Transforms); err != nil {
 			return nil, err
