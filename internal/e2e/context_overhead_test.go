@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -29,15 +27,7 @@ func TestContextOverhead(t *testing.T) {
 	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rc.Close()
 	requireServiceE2E(t, "Redis", rc.Ping(context.Background()).Err())
-	var b [4]byte
-	rand.Read(b[:])
-	prefix := "pylon-measure-" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		keys, _ := rc.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			rc.Del(context.Background(), keys...)
-		}
-	})
+	prefix := redisPrefix(t, rc, "pylon-measure-")
 	up := fakellm.OpenAI(t)
 	up.Script(fakellm.Reply{Text: "A short answer of a few words.", PromptTokens: 20, CompletionTokens: 8})
 	const n = 2000

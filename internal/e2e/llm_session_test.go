@@ -44,15 +44,7 @@ func TestLLMSessions(t *testing.T) {
 	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rc.Close()
 	requireServiceE2E(t, "Redis", rc.Ping(ctx).Err())
-	var b [4]byte
-	rand.Read(b[:])
-	prefix := "pylon-e2e-s-" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		keys, _ := rc.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			rc.Del(context.Background(), keys...)
-		}
-	})
+	prefix := redisPrefix(t, rc, "pylon-e2e-s-")
 	up := fakellm.OpenAI(t)
 	extra := fmt.Sprintf("llm: {sessions: {}}\nredis: {address: 127.0.0.1:6379, prefix: %q}", prefix)
 	g1 := testutil.StartGateway(t, sessionConfig(up.URL, extra))
@@ -248,15 +240,7 @@ func TestLLMCacheSharedThroughRedis(t *testing.T) {
 	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rc.Close()
 	requireServiceE2E(t, "Redis", rc.Ping(ctx).Err())
-	var b [4]byte
-	rand.Read(b[:])
-	prefix := "pylon-e2e-c-" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		keys, _ := rc.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			rc.Del(context.Background(), keys...)
-		}
-	})
+	prefix := redisPrefix(t, rc, "pylon-e2e-c-")
 	up := fakellm.OpenAI(t)
 	extra := fmt.Sprintf("llm: {cache: {ttl: 1m}}\nredis: {address: 127.0.0.1:6379, prefix: %q}", prefix)
 	g1 := testutil.StartGateway(t, sessionConfig(up.URL, extra))
@@ -281,4 +265,19 @@ func TestLLMCacheSharedThroughRedis(t *testing.T) {
 	if st.Err() != nil || acc.Choices[0].Message.Content != "Shared answer." || len(up.Received()) != 1 {
 		t.Fatalf("streamed hit on the other node: %v %q (%d upstream calls)", st.Err(), acc.Choices[0].Message.Content, len(up.Received()))
 	}
+}
+
+// redisPrefix returns a key prefix of its own for a test on the shared Redis, and deletes
+// the test's keys when it ends.
+func redisPrefix(t *testing.T, rc *redis.Client, name string) string {
+	var b [4]byte
+	rand.Read(b[:])
+	prefix := name + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() {
+		keys, _ := rc.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			rc.Del(context.Background(), keys...)
+		}
+	})
+	return prefix
 }
