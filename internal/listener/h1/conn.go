@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pylon-gateway/pylon/internal/h1head"
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 )
@@ -250,6 +251,9 @@ func (c *conn) readRequest() (*http.Request, error) {
 		}
 		c.br.Discard(n)
 	}
+	if req := c.readPlainRequest(); req != nil {
+		return req, nil
+	}
 	req, err := http.ReadRequest(c.br)
 	if err != nil {
 		if c.lr.remain <= 0 {
@@ -285,6 +289,34 @@ func (c *conn) readRequest() (*http.Request, error) {
 		req.Body = http.NoBody
 	}
 	return req, nil
+}
+
+// readPlainRequest parses a request head that is already whole in the read buffer with
+// h1head's fast path, which builds the request http.ReadRequest would for the plain heads it
+// accepts and validates what the checks below would. It returns nil (nothing consumed) for
+// anything else, and readRequest goes the standard way.
+func (c *conn) readPlainRequest() *http.Request {
+	b, _ := c.br.Peek(c.br.Buffered())
+	n := h1head.HeadLen(b)
+	if n < 0 || int64(n) > c.s.headerLimit() {
+		return nil
+	}
+	req, ok := h1head.ParseRequest(b[:n])
+	if !ok || req.Host == "" && req.ProtoMinor == 1 {
+		return nil // the standard path gives the precise error
+	}
+	if !httpguts.ValidHostHeader(req.Host) {
+		return nil
+	}
+	c.br.Discard(n)
+	c.lr.remain = math.MaxInt64
+	c.lastMethod = req.Method
+	if req.ContentLength > 0 {
+		req.Body = h1head.NewBody(c.br, req.ContentLength)
+	} else {
+		req.Body = http.NoBody
+	}
+	return req
 }
 
 // isH2Upgrade reports a "PRI * HTTP/2.0" request: net/http hands it to the handler (and then

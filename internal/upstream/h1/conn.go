@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/pylon-gateway/pylon/internal/h1head"
 )
 
 // persistConn is one connection with its buffers. Outside the pool it belongs to the one
@@ -448,7 +450,10 @@ func (pc *persistConn) readResponse(req *http.Request) (*http.Response, error) {
 	pc.readLimit = pc.t.maxHeaderBytes()
 	pc.limitHit = false
 	for {
-		resp, err := http.ReadResponse(pc.br, req)
+		resp, err := pc.readPlainResponse(req)
+		if resp == nil && err == nil {
+			resp, err = http.ReadResponse(pc.br, req)
+		}
 		if err != nil {
 			pc.readLimit = -1
 			switch {
@@ -465,4 +470,30 @@ func (pc *persistConn) readResponse(req *http.Request) (*http.Response, error) {
 		pc.readLimit = -1
 		return resp, nil
 	}
+}
+
+// readPlainResponse waits for the first bytes of the response and, when its whole head is
+// then in the buffer, parses it with h1head's fast path (the response http.ReadResponse
+// would build, for the plain heads it accepts). It returns nil and no error, with nothing
+// consumed, for anything else: readResponse goes the standard way.
+func (pc *persistConn) readPlainResponse(req *http.Request) (*http.Response, error) {
+	if _, err := pc.br.Peek(1); err != nil {
+		return nil, err
+	}
+	b, _ := pc.br.Peek(pc.br.Buffered())
+	n := h1head.HeadLen(b)
+	if n < 0 {
+		return nil, nil
+	}
+	resp, ok := h1head.ParseResponse(b[:n], req)
+	if !ok {
+		return nil, nil
+	}
+	pc.br.Discard(n)
+	if resp.ContentLength > 0 {
+		resp.Body = h1head.NewBody(pc.br, resp.ContentLength)
+	} else {
+		resp.Body = http.NoBody
+	}
+	return resp, nil
 }
