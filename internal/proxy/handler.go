@@ -124,7 +124,10 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.sanitize(r, info)
 	info.Route = l.Table.Match(r)
 	if l.Chain != nil {
-		l.Chain(info.Route).ServeHTTP(rw, r.WithContext(stream.With(r.Context(), info)))
+		if ctx := stream.With(r.Context(), info); ctx != r.Context() {
+			r = r.WithContext(ctx)
+		}
+		l.Chain(info.Route).ServeHTTP(rw, r)
 		return
 	}
 	l.route(rw, r, info)

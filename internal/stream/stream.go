@@ -32,9 +32,19 @@ type Info struct {
 
 type key struct{}
 
-// With returns ctx carrying info.
+// With returns ctx carrying info. The request contexts of Pylon's HTTP/1.1 listeners take
+// the value in place (see valueAttacher); others are wrapped with context.WithValue.
 func With(ctx context.Context, info *Info) context.Context {
+	if a, ok := ctx.(valueAttacher); ok && a.AttachValue(key{}, info) {
+		return ctx
+	}
 	return context.WithValue(ctx, key{}, info)
+}
+
+// valueAttacher is a context that can carry one more value without a wrapper, which keeps
+// it the direct parent of the contexts derived from it (internal/listener/h1).
+type valueAttacher interface {
+	AttachValue(key, val any) bool
 }
 
 // From returns the request's Info, or nil outside a Pylon request.

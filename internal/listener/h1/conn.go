@@ -88,6 +88,7 @@ type conn struct {
 	rwc        net.Conn
 	remoteAddr string
 	ctx        context.Context // the listener's base context + LocalAddrContextKey
+	ctxDone    bool            // ctx can be canceled: requests get context.WithCancel's context
 
 	lr  connReader
 	br  *bufio.Reader
@@ -150,6 +151,7 @@ func (c *conn) serve(ctx context.Context) {
 		c.remoteAddr = ra.String()
 	}
 	c.ctx = context.WithValue(ctx, http.LocalAddrContextKey, c.rwc.LocalAddr())
+	c.ctxDone = c.ctx.Done() != nil
 	c.lr.c = c.rwc
 	c.br = getReader(&c.lr)
 	c.out = getOut()

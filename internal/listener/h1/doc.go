@@ -34,6 +34,12 @@
 //   - When the server closes a connection that still has unread request bytes, it first
 //     sends what is pending, half-closes, and reads what is left for up to 500ms. Without
 //     that "lingering close", the reset could destroy the response in the client's buffer.
+//   - A request's context (reqctx.go) is context.WithCancel's equivalent with fewer costs:
+//     its Done channel is made only when asked for, the upstream transport watches it in
+//     place (NotifyCancel) instead of through context.AfterFunc, and the proxy attaches its
+//     per-request state to it without a WithValue wrapper (AttachValue), so the contexts
+//     derived from it still have it as their direct parent. When the listener's base
+//     context can itself be canceled, requests get a plain context.WithCancel instead.
 //   - Each request allocates its *response, the ResponseWriter, on purpose. The handler holds
 //     it, so a handler (or a goroutine it leaked) that uses it after returning gets
 //     an error from a done flag. It can never touch another request's response, which a

@@ -43,8 +43,11 @@ type response struct {
 	c      *conn
 	req    *http.Request
 	header http.Header
-	cancel context.CancelFunc
-	body   reqBody
+	// The request's context: rctx, or (when the connection's context can end) a
+	// context.WithCancel's context with its cancelFunc. cancel ends either.
+	rctx       *requestContext
+	cancelFunc context.CancelFunc
+	body       reqBody
 
 	status        int
 	contentLength int64 // declared or computed; -1 unknown
@@ -79,21 +82,35 @@ type response struct {
 	hasUpgrade       bool
 }
 
+// cancel cancels the request's context.
+func (w *response) cancel() {
+	if w.rctx != nil {
+		w.rctx.cancel()
+	} else {
+		w.cancelFunc()
+	}
+}
+
 // serveRequest runs the handler for req and completes the response. It reports whether the
 // connection may serve another request.
 func (c *conn) serveRequest(req *http.Request) bool {
-	ctx, cancel := context.WithCancel(c.ctx)
-	*req = *req.WithContext(ctx) // inlined: no copy escapes
-	req.RemoteAddr = c.remoteAddr
 	w := &response{
 		c:             c,
 		req:           req,
-		cancel:        cancel,
 		contentLength: -1,
 		headEnd:       -1,
 		is11:          req.ProtoAtLeast(1, 1),
 		isHEAD:        req.Method == http.MethodHead,
 	}
+	var ctx context.Context
+	if c.ctxDone {
+		ctx, w.cancelFunc = context.WithCancel(c.ctx)
+	} else {
+		w.rctx = &requestContext{Context: c.ctx}
+		ctx = w.rctx
+	}
+	*req = *req.WithContext(ctx) // inlined: no copy escapes
+	req.RemoteAddr = c.remoteAddr
 	connTokens := req.Header["Connection"]
 	w.wants10KeepAlive = req.ProtoMajor == 1 && req.ProtoMinor == 0 && httpguts.HeaderValuesContainsToken(connTokens, "keep-alive")
 	w.wantsClose = req.Close || httpguts.HeaderValuesContainsToken(connTokens, "close")
@@ -125,7 +142,7 @@ func (c *conn) serveRequest(req *http.Request) bool {
 			w.Header().Set("Connection", "close")
 			w.writeHeader(http.StatusExpectationFailed)
 			w.done.Store(true)
-			cancel()
+			w.cancel()
 			w.finish()
 			w.body.shut()
 			c.cur = nil
@@ -135,7 +152,7 @@ func (c *conn) serveRequest(req *http.Request) bool {
 
 	panicked := c.runHandler(w, req)
 	w.done.Store(true)
-	cancel()
+	w.cancel()
 	if panicked {
 		// Close without sending anything more: the client sees a cut response, never a
 		// complete-looking one. finalize closes and fences the body off.

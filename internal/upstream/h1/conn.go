@@ -37,15 +37,16 @@ type persistConn struct {
 	timedOut atomic.Bool
 
 	// State of the current exchange.
-	stop      func() bool // stops the context.AfterFunc; nil when there is none
-	armed     bool        // timer is armed for this exchange
-	nread     int64       // bytes read from conn
-	nwritten  int64       // bytes written to conn
-	werr      error       // first error writing to conn
-	readLimit int64       // bytes left for the response head; -1 when not reading one
-	limitHit  bool        // the response head outgrew readLimit
-	noBlock   bool        // reads must not touch the network (draining)
-	broken    bool        // must not be reused after this exchange
+	stop      func() bool    // stops the context.AfterFunc; nil when there is none
+	notifier  cancelNotifier // or the context that notifies onCancel; nil when none
+	armed     bool           // timer is armed for this exchange
+	nread     int64          // bytes read from conn
+	nwritten  int64          // bytes written to conn
+	werr      error          // first error writing to conn
+	readLimit int64          // bytes left for the response head; -1 when not reading one
+	limitHit  bool           // the response head outgrew readLimit
+	noBlock   bool           // reads must not touch the network (draining)
+	broken    bool           // must not be reused after this exchange
 	lr        io.LimitedReader
 }
 
@@ -81,11 +82,34 @@ func (pc *persistConn) arm(deadline time.Time) {
 	pc.armed = true
 }
 
+// cancelNotifier is a context that can run one function when it is canceled without
+// context.AfterFunc's allocations: the request contexts of Pylon's HTTP/1.1 server
+// (internal/listener/h1) are, when the transport is handed one as it is.
+type cancelNotifier interface {
+	NotifyCancel(f func()) bool
+	StopNotify() bool
+}
+
+// watch arranges for the connection to close when ctx ends.
+func (pc *persistConn) watch(ctx context.Context) {
+	if n, ok := ctx.(cancelNotifier); ok && n.NotifyCancel(pc.onCancel) {
+		pc.notifier = n
+		return
+	}
+	if ctx.Done() != nil {
+		pc.stop = context.AfterFunc(ctx, pc.onCancel)
+	}
+}
+
 // disarm stops the context watch and the deadline timer of the exchange. It reports false
 // when either already fired: the connection is closed or closing.
 func (pc *persistConn) disarm() bool {
 	ok := true
-	if pc.stop != nil {
+	switch {
+	case pc.notifier != nil:
+		ok = pc.notifier.StopNotify()
+		pc.notifier = nil
+	case pc.stop != nil:
 		ok = pc.stop()
 		pc.stop = nil
 	}
@@ -150,9 +174,7 @@ func (pc *persistConn) Write(p []byte) (int, error) {
 // connection, the connection is back in the pool or closed when it returns.
 func (pc *persistConn) roundTrip(ctx context.Context, req *http.Request, body io.ReadCloser, cl int64, deadline time.Time) (*http.Response, result) {
 	pc.nread, pc.nwritten, pc.werr, pc.broken = 0, 0, nil, false
-	if ctx.Done() != nil {
-		pc.stop = context.AfterFunc(ctx, pc.onCancel)
-	}
+	pc.watch(ctx)
 	pc.arm(deadline)
 	closing := wantsClose(req)
 	bodyRead, err := pc.writeRequest(req, body, cl, closing)

@@ -63,6 +63,8 @@
 // context closes the connection when the context ends, so blocked reads and
 // writes return at once; the error then returned, from RoundTrip or from a
 // body Read, wraps the context's error. A context that can never end costs
-// nothing. After a 101 Switching Protocols response the connection belongs to
+// nothing; the request contexts of Pylon's HTTP/1.1 server (internal/listener/h1),
+// handed over as they are, are watched in place through their NotifyCancel method,
+// without context.AfterFunc's allocations. After a 101 Switching Protocols response the connection belongs to
 // the caller and the context no longer governs it.
 package h1
