@@ -274,9 +274,12 @@ func (l *Listener) forward(w http.ResponseWriter, r *http.Request, info *stream.
 	}
 	defer resp.Body.Close()
 
-	h := w.Header()
-	for k, vv := range resp.Header {
-		h[k] = vv
+	h := resp.Header
+	if a, ok := w.(headerAdopter); !ok || !a.AdoptHeader(h) {
+		h = w.Header()
+		for k, vv := range resp.Header {
+			h[k] = vv
+		}
 	}
 	removeHopHeaders(h)
 	announceTrailers(h, resp)

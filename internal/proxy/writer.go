@@ -17,6 +17,17 @@ type responseWriter struct {
 	server []string // the server header, set on every response that lacks one (filter replies)
 }
 
+// headerAdopter is a ResponseWriter that can take over a header map (internal/listener/h1).
+type headerAdopter interface {
+	AdoptHeader(http.Header) bool
+}
+
+// AdoptHeader passes the map to the listener's writer when it can take it.
+func (w *responseWriter) AdoptHeader(h http.Header) bool {
+	a, ok := w.ResponseWriter.(headerAdopter)
+	return ok && a.AdoptHeader(h)
+}
+
 func (w *responseWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code

@@ -230,6 +230,18 @@ func (w *response) Header() http.Header {
 	return w.header
 }
 
+// AdoptHeader makes h the response's header map, when the handler has not put anything in
+// the one Header returns yet (it reports false otherwise, and nothing changes). A proxy
+// hands over the header of the upstream response it owns this way instead of copying it
+// field by field; h belongs to the response from then on.
+func (w *response) AdoptHeader(h http.Header) bool {
+	if len(w.header) > 0 || w.wroteHeader || h == nil {
+		return false
+	}
+	w.header = h
+	return true
+}
+
 // WriteHeader sends (logically) the response head. Codes 100 and 102-199 are sent at once as
 // informational responses; 101 is a final status.
 func (w *response) WriteHeader(code int) {
