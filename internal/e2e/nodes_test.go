@@ -207,13 +207,24 @@ providers:
 	}
 	wg.Wait()
 
-	// What the budget recorded, read from Redis as the nodes see it.
+	// What the budget recorded, read from Redis as the nodes see it. The nodes settle each
+	// reservation off the response path, just after the answer: wait (a few seconds at
+	// most) until the settlements of the answered calls have landed.
 	lim := limits.Limit{Scope: limits.ScopeTenant, ID: ten.ID, Kind: limits.Budget, Max: budget, Period: limits.Day, Unit: limits.UnitTokens}
-	snap, err := limits.NewRedis(rc, limits.RedisOptions{Prefix: prefix + "limits:"}).Peek(ctx, ten.ID, lim)
-	if err != nil {
-		t.Fatal(err)
-	}
 	spent := ok.Load() * perCall
+	var snap limits.Snapshot
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		var err error
+		snap, err = limits.NewRedis(rc, limits.RedisOptions{Prefix: prefix + "limits:"}).Peek(ctx, ten.ID, lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settled := snap.Used == spent && (crash || snap.Held == 0)
+		if settled || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	t.Logf("crash=%v: %d answered, %d refused 429, %d failed; budget %d, recorded used %d, held %d, answered usage %d",
 		crash, ok.Load(), refused.Load(), failed.Load(), budget, snap.Used, snap.Held, spent)
 	if spent > budget {

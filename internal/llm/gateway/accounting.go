@@ -33,6 +33,17 @@ type accounting struct {
 	usage    usage.Usage
 	cost     usage.Money
 	known    bool
+	// settle starts settling the call's reservation, nil without one or once started. It
+	// reads only recorded, usage and cost, which finish writes once.
+	settle func()
+}
+
+// startSettle starts settling the call's reservation, once.
+func (a *accounting) startSettle() {
+	if s := a.settle; s != nil {
+		a.settle = nil
+		s()
+	}
 }
 
 // normalize turns the canonical usage (OpenAI semantics plus the cache-write extension)
@@ -54,6 +65,7 @@ func (a *accounting) finish(u *openai.Usage, ok bool) {
 		return
 	}
 	a.recorded = true
+	defer a.startSettle() // usage and cost are final: the reservation may settle
 	p := a.target.provider
 	if u != nil {
 		a.usage = normalize(u)
@@ -64,35 +76,36 @@ func (a *accounting) finish(u *openai.Usage, ok bool) {
 	if m == nil {
 		return
 	}
-	status := "200"
-	if !ok {
-		status = "partial"
+	s, name, model := p.series.of(a.target.model), p.name, a.target.model
+	if ok {
+		s.ok.get(m.Requests, name, model, "200").Inc()
+	} else {
+		s.partial.get(m.Requests, name, model, "partial").Inc()
 	}
-	m.Requests.WithLabelValues(p.name, a.target.model, status).Inc()
 	if u != nil {
 		tk := m.Tokens
-		tk.WithLabelValues(p.name, a.target.model, "prompt").Add(float64(a.usage.Prompt))
-		tk.WithLabelValues(p.name, a.target.model, "completion").Add(float64(a.usage.Completion))
+		s.prompt.get(tk, name, model, "prompt").Add(float64(a.usage.Prompt))
+		s.completion.get(tk, name, model, "completion").Add(float64(a.usage.Completion))
 		if a.usage.CachedPrompt > 0 {
-			tk.WithLabelValues(p.name, a.target.model, "cached").Add(float64(a.usage.CachedPrompt))
+			s.cached.get(tk, name, model, "cached").Add(float64(a.usage.CachedPrompt))
 		}
 		if a.usage.CacheWrite > 0 {
-			tk.WithLabelValues(p.name, a.target.model, "cache_write").Add(float64(a.usage.CacheWrite))
+			s.cacheWrite.get(tk, name, model, "cache_write").Add(float64(a.usage.CacheWrite))
 		}
 		if a.usage.Reasoning > 0 {
-			tk.WithLabelValues(p.name, a.target.model, "reasoning").Add(float64(a.usage.Reasoning))
+			s.reasoning.get(tk, name, model, "reasoning").Add(float64(a.usage.Reasoning))
 		}
 		if a.known {
 			// Float only for the dashboard counter; billing keeps exact Money.
-			m.Cost.WithLabelValues(p.name, a.target.model).Add(float64(a.cost) / float64(usage.Dollar))
+			s.cost.get(m.Cost, name, model, "").Add(float64(a.cost) / float64(usage.Dollar))
 		} else {
-			m.CostUnknown.WithLabelValues(p.name, a.target.model).Inc()
+			s.costUnknown.get(m.CostUnknown, name, model, "").Inc()
 		}
 	}
 	if d := time.Since(a.start) - a.upstream; d > 0 {
 		m.AddedLatency.Observe(d.Seconds())
 	}
-	m.Duration.WithLabelValues(p.name, a.target.model).Observe(a.upstream.Seconds())
+	s.duration.get(m.Duration, name, model).Observe(a.upstream.Seconds())
 }
 
 // streamed records the time to first token and the time per output token.
@@ -102,13 +115,14 @@ func (a *accounting) streamed(first time.Time, u *openai.Usage) {
 		return
 	}
 	p := a.target.provider
-	m.TTFT.WithLabelValues(p.name, a.target.model).Observe(first.Sub(a.start).Seconds())
+	s := p.series.of(a.target.model)
+	s.ttft.get(m.TTFT, p.name, a.target.model).Observe(first.Sub(a.start).Seconds())
 	n := a.outputChunks
 	if u != nil && u.CompletionTokens > 0 {
 		n = u.CompletionTokens
 	}
 	if n > 1 {
-		m.TPOT.WithLabelValues(p.name, a.target.model).Observe(time.Since(first).Seconds() / float64(n-1))
+		s.tpot.get(m.TPOT, p.name, a.target.model).Observe(time.Since(first).Seconds() / float64(n-1))
 	}
 }
 

@@ -227,14 +227,17 @@ func (g *Gateway) serveChatRequest(w http.ResponseWriter, r *http.Request, info 
 	}
 	if res != nil {
 		// Settle off the response path: the client does not wait for the limiter's second
-		// round trip (the reservation holds the estimate until then).
+		// round trip (the reservation holds the estimate until then). It starts as soon as
+		// the usage is recorded, before the answer is written, so that the budget shows the
+		// call by the time the client has the answer; or when the call ends without usage.
 		g.shared.settles.Add(1)
-		defer func() {
+		acct.settle = func() {
 			go func() {
 				defer g.shared.settles.Done()
 				res.settle(acct)
 			}()
-		}()
+		}
+		defer acct.startSettle()
 	}
 	if g.cache != nil {
 		// Answers are shared within a tenant (with auth), or by every caller of an open route.

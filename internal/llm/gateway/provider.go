@@ -29,6 +29,7 @@ type provider struct {
 	total     uint64 // the sum of the key weights
 	timeout   time.Duration
 	maxTokens int
+	series    seriesCache // the metric series of the provider's models
 }
 
 // apiKey is one credential with the time until which it is set aside.

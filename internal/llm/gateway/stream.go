@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/pylon-gateway/pylon/internal/llm"
 	"github.com/pylon-gateway/pylon/internal/llm/cache"
+	"github.com/pylon-gateway/pylon/internal/llm/jsonscan"
 	"github.com/pylon-gateway/pylon/internal/llm/pii"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
 	"github.com/tidwall/gjson"
@@ -121,6 +123,9 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, d llm.Diale
 			firstToken = time.Now()
 			sw = g.startStream(w, d, req, acct, held)
 			held = nil
+			// The first content leaves at once, whatever follows it already: the client's
+			// time to first token. Coalescing resumes with the next chunk.
+			cw.hold = false
 		}
 		if err := sw.WriteChunk(ch); err != nil {
 			// The client went away: stop reading the provider; account what was used.
@@ -146,6 +151,76 @@ func (g *Gateway) startStream(w http.ResponseWriter, d llm.Dialect, req *openai.
 
 // meaningfulRaw is meaningful for an undecoded OpenAI chunk.
 func meaningfulRaw(raw []byte) bool {
+	if m, known := meaningfulScan(raw); known {
+		return m
+	}
+	return meaningfulGet(raw)
+}
+
+// meaningfulScan reads what meaningfulGet reads, in a few scans of jsonscan instead of
+// gjson's path walks. known is false when it cannot tell as gjson would (a key written
+// with escapes, a choices value that is not an array).
+func meaningfulScan(raw []byte) (meaningful, known bool) {
+	choices, known := jsonscan.Get(raw, "choices")
+	if !known || choices == nil || choices[0] == 'n' {
+		return false, known
+	}
+	if choices[0] != '[' {
+		return false, false // gjson reads "choices.0" in an object as its key "0"
+	}
+	c := jsonscan.First(choices)
+	if c == nil || c[0] != '{' {
+		return false, true
+	}
+	f, known := jsonscan.Get(c, "finish_reason")
+	if !known {
+		return false, false
+	}
+	if f != nil && string(f) != "null" {
+		return true, true
+	}
+	d, known := jsonscan.Get(c, "delta")
+	if !known || d == nil || d[0] != '{' {
+		return false, known
+	}
+	// One pass over the delta: the first member of each key counts, as for Get.
+	var calls, refusal, content, reasoning []byte
+	escaped := false
+	jsonscan.Members(d, func(k, v []byte) {
+		switch string(k) {
+		case "tool_calls":
+			calls = firstValue(calls, v)
+		case "refusal":
+			refusal = firstValue(refusal, v)
+		case "content":
+			content = firstValue(content, v)
+		case "reasoning_content":
+			reasoning = firstValue(reasoning, v)
+		default:
+			escaped = escaped || bytes.IndexByte(k, '\\') >= 0
+		}
+	})
+	if escaped {
+		return false, false
+	}
+	return calls != nil || (refusal != nil && string(refusal) != "null") || nonEmpty(content) || nonEmpty(reasoning), true
+}
+
+// firstValue keeps the first value of a key.
+func firstValue(have, v []byte) []byte {
+	if have == nil {
+		return v
+	}
+	return have
+}
+
+// nonEmpty reports whether a value's gjson String() is not empty: any value but null and "".
+func nonEmpty(v []byte) bool {
+	return v != nil && string(v) != "null" && string(v) != `""`
+}
+
+// meaningfulGet is meaningful for an undecoded OpenAI chunk, with gjson.
+func meaningfulGet(raw []byte) bool {
 	c := gjson.GetBytes(raw, "choices.0")
 	if f := c.Get("finish_reason"); f.Exists() && f.Type != gjson.Null {
 		return true
@@ -177,7 +252,8 @@ func meaningful(ch *openai.ChatChunk) bool {
 
 // coalescer holds the dialect's flushes while the provider's next chunk is already
 // buffered: the events that arrived in one read leave in one write, and an event that
-// arrives alone is flushed at once, so streams stay event by event for the client.
+// arrives alone is flushed at once, so streams stay event by event for the client. The
+// first content is never held: it starts the stream for the client at once.
 type coalescer struct {
 	http.ResponseWriter
 	hold bool

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 )
 
 // Event is one event. Data is only valid until the next call of Reader.Next.
@@ -24,6 +25,7 @@ var ErrEventTooLarge = errors.New("sse: event larger than 8 MiB")
 // Reader reads events from a stream.
 type Reader struct {
 	src        io.Reader
+	block      *block // where buf and data were cut from, nil once released
 	buf        []byte // buf[start:end] is read and not yet consumed
 	start, end int
 	err        error
@@ -36,7 +38,44 @@ type Reader struct {
 
 // NewReader returns a Reader on r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{src: r, buf: make([]byte, 4096)}
+	b, ok := bufPool.Get().(*block)
+	if !ok {
+		b = new(block)
+	}
+	return &Reader{src: r, block: b, buf: b[:readSize:readSize], data: b[readSize:readSize]}
+}
+
+// The buffers of a reader: readSize for reading and dataSize for the data of an event, in
+// one block, pooled when the reader is released. A reader whose events outgrow them
+// allocates its own.
+const (
+	readSize = 4096
+	dataSize = 2048
+)
+
+type block [readSize + dataSize]byte
+
+var bufPool sync.Pool // of *block
+
+// errReleased is returned by a reader after Release.
+var errReleased = errors.New("sse: reader released")
+
+// Release gives the reader's buffers back for other readers: neither the reader nor the
+// data of an event it returned may be used afterwards. Calling it is optional; a reader
+// that is not released is collected as usual.
+func (r *Reader) Release() {
+	b := r.block
+	if b == nil {
+		return
+	}
+	// The block goes back only while both buffers are still in it.
+	inBlock := len(r.buf) == readSize && &r.buf[0] == &b[0] &&
+		cap(r.data) == dataSize && &r.data[:1][0] == &b[readSize]
+	r.block, r.buf, r.data, r.name = nil, nil, nil, nil
+	r.start, r.end, r.err = 0, 0, errReleased
+	if inBlock {
+		bufPool.Put(b)
+	}
 }
 
 // Next returns the next event that has data or a name. It returns io.EOF at the end of the
@@ -100,7 +139,7 @@ func (r *Reader) line() ([]byte, error) {
 			}
 		}
 		b := r.buf[r.start:r.end]
-		if i := bytes.IndexAny(b[scanned:], "\r\n"); i >= 0 {
+		if i := lineEnd(b[scanned:]); i >= 0 {
 			i += scanned
 			line := b[:i]
 			r.start += i + 1
@@ -136,6 +175,19 @@ func (r *Reader) line() ([]byte, error) {
 			r.err = err
 		}
 	}
+}
+
+// lineEnd returns the index of the first "\r" or "\n" in b, -1 when there is none: two
+// vectorized searches instead of bytes.IndexAny's byte by byte loop.
+func lineEnd(b []byte) int {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return bytes.IndexByte(b, '\r')
+	}
+	if j := bytes.IndexByte(b[:i], '\r'); j >= 0 {
+		return j
+	}
+	return i
 }
 
 // Ready reports whether a whole event (up to its blank line) is already buffered, so that

@@ -105,3 +105,36 @@ func BenchmarkReader(b *testing.B) {
 		}
 	}
 }
+
+// Released readers give their buffers to the next ones, which read as fresh readers do,
+// whether the buffers were outgrown (a long event) or not; a released reader only errs.
+func TestReaderRelease(t *testing.T) {
+	long := strings.Repeat("x", 3*readSize)
+	for range 3 {
+		for _, in := range []string{"data: a\n\ndata: " + long + "\n\n", "data: b\ndata: c\n\n", "event: e\ndata: " + long[:dataSize+1] + "\n\n"} {
+			rd := NewReader(strings.NewReader(in))
+			var got []string
+			for {
+				ev, err := rd.Next()
+				if err != nil {
+					break
+				}
+				got = append(got, ev.Name+"|"+string(ev.Data))
+			}
+			want, _ := readAll(t, strings.NewReader(in))
+			if len(got) != len(want) {
+				t.Fatalf("%d events, want %d", len(got), len(want))
+			}
+			for i := range got {
+				if got[i] != want[i].Name+"|"+string(want[i].Data) {
+					t.Fatalf("event %d differs", i)
+				}
+			}
+			rd.Release()
+			rd.Release()
+			if _, err := rd.Next(); err == nil || rd.Ready() {
+				t.Fatal("a released reader still reads")
+			}
+		}
+	}
+}

@@ -134,15 +134,26 @@ func unexpected(rest string, offset int) string {
 // currency sign: "2.5", "0.000015", "-1", "0". The output parses back to m.
 func (m Money) String() string {
 	whole, frac, neg := m.split()
-	var b []byte
+	var buf [40]byte // a sign, 20 digits, a point and 12 digits: on the stack
+	b := buf[:0]
 	if neg {
 		b = append(b, '-')
 	}
 	b = strconv.AppendUint(b, whole, 10)
 	if frac != 0 {
-		digits := fmt.Sprintf("%012d", frac)
+		// The 12 digits of the fraction, zero-padded, without the trailing zeros (the
+		// cost header is written on every call: no fmt here).
+		var digits [moneyScale]byte
+		for i := moneyScale - 1; i >= 0; i-- {
+			digits[i] = byte('0' + frac%10)
+			frac /= 10
+		}
+		end := moneyScale
+		for digits[end-1] == '0' {
+			end--
+		}
 		b = append(b, '.')
-		b = append(b, strings.TrimRight(digits, "0")...)
+		b = append(b, digits[:end]...)
 	}
 	return string(b)
 }

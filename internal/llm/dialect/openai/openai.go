@@ -26,9 +26,14 @@ var _ llm.Dialect = Dialect{}
 
 // ParseChat parses and validates a chat completion request.
 func (Dialect) ParseChat(body []byte) (*openai.ChatRequest, *llm.Error) {
-	req := new(openai.ChatRequest)
-	if err := json.Unmarshal(body, req); err != nil {
-		return nil, jsonError(body, err)
+	// The common request decodes in one pass; anything else, and every malformed body,
+	// goes through encoding/json, whose errors name the field.
+	req, ok := fastParse(body)
+	if !ok {
+		req = new(openai.ChatRequest)
+		if err := json.Unmarshal(body, req); err != nil {
+			return nil, jsonError(body, err)
+		}
 	}
 	if e := Validate(req); e != nil {
 		return nil, e
@@ -218,9 +223,18 @@ func shapeParam(body []byte) string {
 	return ""
 }
 
-var roles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
+// validRole reports whether role is one OpenAI accepts.
+func validRole(role string) bool {
+	switch role {
+	case "system", "developer", "user", "assistant", "tool", "function":
+		return true
+	}
+	return false
+}
 
 // Validate checks what OpenAI checks before a call, naming the field of the first problem.
+// The names of fields with indices are built only for the error: a valid request costs no
+// allocation here.
 func Validate(r *openai.ChatRequest) *llm.Error {
 	if r.Model == "" {
 		return llm.InvalidParam("model", "is required")
@@ -230,63 +244,62 @@ func Validate(r *openai.ChatRequest) *llm.Error {
 	}
 	for i := range r.Messages {
 		m := &r.Messages[i]
-		p := "messages[" + strconv.Itoa(i) + "]"
-		if !roles[m.Role] {
-			return llm.InvalidParam(p+".role", "must be one of system, developer, user, assistant, tool (got %q)", m.Role)
+		p := func() string { return "messages[" + strconv.Itoa(i) + "]" }
+		if !validRole(m.Role) {
+			return llm.InvalidParam(p()+".role", "must be one of system, developer, user, assistant, tool (got %q)", m.Role)
 		}
 		switch m.Role {
 		case "tool":
 			if m.ToolCallID == "" {
-				return llm.InvalidParam(p+".tool_call_id", "is required for tool messages")
+				return llm.InvalidParam(p()+".tool_call_id", "is required for tool messages")
 			}
 		case "assistant":
 			if m.Content == nil && len(m.ToolCalls) == 0 && m.Refusal == "" {
-				return llm.InvalidParam(p+".content", "is required unless tool_calls is set")
+				return llm.InvalidParam(p()+".content", "is required unless tool_calls is set")
 			}
 			for j, tc := range m.ToolCalls {
-				tp := p + ".tool_calls[" + strconv.Itoa(j) + "]"
+				tp := func() string { return p() + ".tool_calls[" + strconv.Itoa(j) + "]" }
 				if tc.ID == "" {
-					return llm.InvalidParam(tp+".id", "is required")
+					return llm.InvalidParam(tp()+".id", "is required")
 				}
 				if tc.Function.Name == "" {
-					return llm.InvalidParam(tp+".function.name", "is required")
+					return llm.InvalidParam(tp()+".function.name", "is required")
 				}
 			}
 		default:
 			if m.Content == nil {
-				return llm.InvalidParam(p+".content", "is required")
+				return llm.InvalidParam(p()+".content", "is required")
 			}
 		}
 		if m.Content != nil && m.Content.Parts != nil {
 			for j, part := range m.Content.Parts {
-				pp := p + ".content[" + strconv.Itoa(j) + "]"
+				pp := func() string { return p() + ".content[" + strconv.Itoa(j) + "]" }
 				switch part.Type {
 				case "text", "refusal":
 				case "image_url":
 					if part.ImageURL == nil || part.ImageURL.URL == "" {
-						return llm.InvalidParam(pp+".image_url.url", "is required")
+						return llm.InvalidParam(pp()+".image_url.url", "is required")
 					}
 				case "input_audio":
 					if part.InputAudio == nil {
-						return llm.InvalidParam(pp+".input_audio", "is required")
+						return llm.InvalidParam(pp()+".input_audio", "is required")
 					}
 				case "file":
 					if part.File == nil {
-						return llm.InvalidParam(pp+".file", "is required")
+						return llm.InvalidParam(pp()+".file", "is required")
 					}
 				default:
-					return llm.InvalidParam(pp+".type", "unknown content part type %q", part.Type)
+					return llm.InvalidParam(pp()+".type", "unknown content part type %q", part.Type)
 				}
 			}
 		}
 	}
 	for i, t := range r.Tools {
-		p := "tools[" + strconv.Itoa(i) + "]"
 		if t.Type != "function" {
-			return llm.InvalidParam(p+".type", "must be \"function\" (got %q)", t.Type)
+			return llm.InvalidParam("tools["+strconv.Itoa(i)+"].type", "must be \"function\" (got %q)", t.Type)
 		}
 		if t.Function.Name == "" {
-			return llm.InvalidParam(p+".function.name", "is required")
+			return llm.InvalidParam("tools["+strconv.Itoa(i)+"].function.name", "is required")
 		}
 	}
 	if r.Temperature != nil && (*r.Temperature < 0 || *r.Temperature > 2) {

@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/pylon-gateway/pylon/internal/llm"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 )
 
 // FuzzChatStream: arbitrary upstream bytes never panic, a stream only ends cleanly (io.EOF)
@@ -150,4 +153,127 @@ func BenchmarkChatStream(b *testing.B) {
 			b.Fatalf("%d chunks", n)
 		}
 	}
+}
+
+// FuzzScanChunk: when scanChunk is sure, it agrees with the general path (gjson's
+// validation and plainChunk).
+func FuzzScanChunk(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"x","choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null}`,
+		`{"choices":[ ],"usage":{"prompt_tokens":1}}`, `{"Choices":[1],"USAGE":{}}`, `{"choices":[1],"x_groq":{}}`,
+		`{"choices":[1],"u\u0073age":{}}`, `{"\u0063hoices":[1]}`, `{"choices":[1],"uſage":{}}`, `{"choices":[1]`, `[1]`, `"x"`,
+		`{"choices":[1],"choices":[]}`, `{"choices":[],"choices":[1]}`, `{"choices":{"a":1}}`,
+		`{"error":{"message":"m"}}`, `{"ERROR":{}}`, `{"e\u0072ror":{}}`, `{"errors":{}}`, `{"choices":[1],"Error":{"code":"x"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"id":"a","object":"chat.completion.chunk","created":"12","model":"m\u00e9","system_fingerprint":7,"choices":[],"usage":{"prompt_tokens":3,"prompt_tokens":4,"completion_tokens_details":{"reasoning_tokens":2}}}`))
+	f.Add([]byte(`{"id":"a","choices":null,"usage":{"total_tokens":1.5e3},"id":"b"}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) > 0 && gjson.ValidBytes(in) {
+			// usageChunk's one scan reads what gjson's Get reads.
+			if got, want := usageChunk(in), usageChunkGet(in); !reflect.DeepEqual(got, want) {
+				t.Fatalf("usageChunk(%q) = %+v, Get reads %+v", in, got, want)
+			}
+		}
+		plain, known, errKey := scanChunk(in)
+		if !known {
+			return
+		}
+		if !errKey && errorInBody(in) != nil {
+			t.Fatalf("scanChunk(%q) missed an error", in)
+		}
+		if !gjson.ValidBytes(in) {
+			t.Fatalf("scanChunk(%q) took invalid JSON", in)
+		}
+		if want := plainChunk(in); plain != want {
+			t.Fatalf("scanChunk(%q) = %v, plainChunk %v", in, plain, want)
+		}
+	})
+}
+
+// usageOfGet is usageOf as it was, with a Get per field: the reference of FuzzUsageOf.
+func usageOfGet(u gjson.Result) *openai.Usage {
+	out := &openai.Usage{
+		PromptTokens:     int(u.Get("prompt_tokens").Int()),
+		CompletionTokens: int(u.Get("completion_tokens").Int()),
+		TotalTokens:      int(u.Get("total_tokens").Int()),
+	}
+	if d := u.Get("prompt_tokens_details"); d.IsObject() {
+		out.PromptTokensDetails = &openai.PromptTokensDetails{
+			CachedTokens:        int(d.Get("cached_tokens").Int()),
+			CacheCreationTokens: int(d.Get("cache_write_tokens").Int()),
+		}
+	}
+	if d := u.Get("completion_tokens_details"); d.IsObject() {
+		out.CompletionTokensDetails = &openai.CompletionTokensDetails{ReasoningTokens: int(d.Get("reasoning_tokens").Int())}
+	}
+	return out
+}
+
+func FuzzUsageOf(f *testing.F) {
+	f.Add(`{"prompt_tokens":3,"prompt_tokens":4,"completion_tokens":"7","total_tokens":1e2,"prompt_tokens_details":{"cached_tokens":1},"completion_tokens_details":null}`)
+	f.Add(`{"pr\u006fmpt_tokens":3,"completion_tokens_details":{"reasoning_tokens":2},"completion_tokens_details":{}}`)
+	f.Add(`{"prompt_tokens":-0,"completion_tokens":-12,"total_tokens":1.5,"prompt_tokens_details":{"cached_tokens":"12","cache_write_tokens":true,"cached_tokens":2}}`)
+	f.Add(`{"prompt_tokens":123456789012345678901,"completion_tokens":999999999999999,"total_tokens":-1e3,"completion_tokens_details":{"reasoning_tokens":null,"re\u0061soning_tokens":1}}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		if !gjson.Valid(in) {
+			return
+		}
+		u := gjson.Parse(in)
+		if !u.IsObject() {
+			return
+		}
+		if got, want := usageOf(u), usageOfGet(u); !reflect.DeepEqual(got, want) {
+			t.Fatalf("usageOf(%s) = %+v, want %+v", in, got, want)
+		}
+	})
+}
+
+// sjsonPatch is chatBody's raw path with sjson, the reference of patchRaw.
+func sjsonPatch(raw []byte, model string, addUsage bool) ([]byte, error) {
+	b, err := sjson.SetBytes(raw, "model", model)
+	if err == nil && addUsage {
+		b, err = sjson.SetBytes(b, "stream_options.include_usage", true)
+	}
+	return b, err
+}
+
+func FuzzPatchRaw(f *testing.F) {
+	f.Add([]byte(typicalBody), "gpt-4o-mini", true)
+	f.Add([]byte(` {"model" : "a", "messages":[] } `), "m\"é", false)
+	f.Add([]byte(`{"messages":[],"model":null,"model":"b"}`), "x", true)
+	f.Add([]byte(`{"model":"a","stream_options":{"include_usage":false}}`), "x", true)
+	f.Add([]byte(`{"mod\u0065l":"a"}`), "x", true)
+	f.Fuzz(func(t *testing.T, raw []byte, model string, addUsage bool) {
+		got, ok := patchRaw(raw, model, addUsage)
+		if !ok {
+			return
+		}
+		want, err := sjsonPatch(raw, model, addUsage)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("patchRaw(%q, %q, %v) = %q, sjson %q (%v)", raw, model, addUsage, got, want, err)
+		}
+	})
+}
+
+func FuzzScanAnswer(f *testing.F) {
+	f.Add([]byte(`{"id":"x","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":1},"usage":null}`))
+	f.Add([]byte(`{"error":{"message":"m"},"choices":null}`))
+	f.Add([]byte(`{"ch\u006fices":[],"usage":{}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		choices, u, known := scanAnswer(body)
+		if !known {
+			return
+		}
+		if !gjson.ValidBytes(body) {
+			t.Fatalf("scanAnswer took %q", body)
+		}
+		if c := gjson.GetBytes(body, "choices"); c.Raw != choices.Raw || c.Type != choices.Type || c.IsArray() != choices.IsArray() {
+			t.Fatalf("%q: choices %q, gjson %q", body, choices.Raw, c.Raw)
+		}
+		if g := gjson.GetBytes(body, "usage"); g.Raw != u.Raw || g.IsObject() != u.IsObject() {
+			t.Fatalf("%q: usage %q, gjson %q", body, u.Raw, g.Raw)
+		}
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/pylon-gateway/pylon/internal/llm"
+	"github.com/pylon-gateway/pylon/internal/llm/jsonscan"
 	"github.com/pylon-gateway/pylon/internal/llm/schema/openai"
 	"github.com/pylon-gateway/pylon/internal/llm/sse"
 	"github.com/tidwall/gjson"
@@ -139,6 +140,11 @@ func (a *Adapter) chatBody(c *llm.Call) ([]byte, error) {
 	r := c.Request
 	wantUsage := c.Stream && !a.Profile.NoStreamOptions
 	if r.Raw != nil && !a.needsRewrite(r) {
+		if c.Stream == r.Stream {
+			if b, ok := patchRaw(r.Raw, c.Model, wantUsage && !r.IncludeUsage()); ok {
+				return b, nil
+			}
+		}
 		b, err := sjson.SetBytes(r.Raw, "model", c.Model)
 		if err != nil {
 			return nil, fmt.Errorf("openai: patch model: %w", err)
@@ -225,6 +231,60 @@ func (a *Adapter) chatBody(c *llm.Call) ([]byte, error) {
 		}
 	}
 	return b, nil
+}
+
+// patchRaw makes the patches of chatBody's raw path (the model; include_usage when
+// addUsage) in one scan and one allocation, with the bytes sjson would write. It reports
+// false for the shapes it leaves to sjson: a key written with escapes, no model member,
+// stream_options already present when include_usage must be set.
+func patchRaw(raw []byte, model string, addUsage bool) ([]byte, bool) {
+	ms, me := -1, -1
+	escaped, hasOptions := false, false
+	valid := jsonscan.Members(raw, func(k, v []byte) {
+		switch string(k) {
+		case "model":
+			if ms < 0 { // the first, as sjson finds it
+				ms = cap(raw) - cap(v) // v is a window of raw
+				me = ms + len(v)
+			}
+		case "stream_options":
+			hasOptions = true
+		default:
+			escaped = escaped || bytes.IndexByte(k, '\\') >= 0
+		}
+	})
+	if !valid || escaped || ms <= 0 || (addUsage && hasOptions) {
+		return nil, false
+	}
+	out := make([]byte, 0, len(raw)+len(model)+len(usageMember)+2)
+	if !addUsage {
+		out = append(out, raw[:ms]...)
+		out = appendStringify(out, model)
+		return append(out, raw[me:]...), true
+	}
+	// sjson adds a missing member before the closing brace of the object, which it takes
+	// without the whitespace around it.
+	start, end := jsonscan.SkipSpace(raw, 0), bytes.LastIndexByte(raw, '}')
+	out = append(out, raw[start:ms]...)
+	out = appendStringify(out, model)
+	out = append(out, raw[me:end]...)
+	return append(out, usageMember...), true
+}
+
+const usageMember = `,"stream_options":{"include_usage":true}}`
+
+// appendStringify appends s as a JSON string as sjson writes it: as it is when nothing
+// needs escaping, else as encoding/json escapes it.
+func appendStringify(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > 0x7f || c == '"' || c == '\\' {
+			m, _ := json.Marshal(s)
+			return append(b, m...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // needsRewrite reports whether the profile must change more than the model of r.
@@ -337,17 +397,21 @@ func (a *Adapter) DecodeChat(resp *http.Response, c *llm.Call) (*openai.ChatResp
 	if a.Profile.Name == "openai" || a.Profile.Name == "azure" || a.Profile.Name == "openai_compatible" {
 		// The answer may go to an OpenAI client as it came: check it and read only its
 		// usage now; ChatResponse.Decode parses the rest if another dialect needs it.
-		if !gjson.ValidBytes(body) {
-			return nil, llm.Errorf(llm.KindUpstream, "upstream answer is not valid JSON")
+		choices, u, known := scanAnswer(body)
+		if !known {
+			if !gjson.ValidBytes(body) {
+				return nil, llm.Errorf(llm.KindUpstream, "upstream answer is not valid JSON")
+			}
+			choices, u = gjson.GetBytes(body, "choices"), gjson.GetBytes(body, "usage")
 		}
-		if !gjson.GetBytes(body, "choices").IsArray() {
+		if !choices.IsArray() {
 			if e := errorInBody(body); e != nil {
 				return nil, e
 			}
 			return nil, llm.Errorf(llm.KindUpstream, "upstream answer has no choices")
 		}
 		out := &openai.ChatResponse{Raw: body}
-		if u := gjson.GetBytes(body, "usage"); u.IsObject() {
+		if u.IsObject() {
 			out.Usage = usageOf(u)
 		}
 		return out, nil
@@ -366,23 +430,157 @@ func (a *Adapter) DecodeChat(resp *http.Response, c *llm.Call) (*openai.ChatResp
 	return &out, nil
 }
 
+// scanAnswer validates a chat.completion and finds its choices and usage as gjson's Get
+// finds them (the first member of each key), in one scan. known is false when the scan
+// cannot tell (not JSON by its reading, a key written with escapes): the caller asks gjson.
+func scanAnswer(body []byte) (choices, usage gjson.Result, known bool) {
+	var c, u []byte
+	escaped := false
+	valid := jsonscan.Members(body, func(k, v []byte) {
+		switch string(k) {
+		case "choices":
+			c = firstSpan(c, v)
+		case "usage":
+			u = firstSpan(u, v)
+		default:
+			escaped = escaped || bytes.IndexByte(k, '\\') >= 0
+		}
+	})
+	if !valid || escaped {
+		return gjson.Result{}, gjson.Result{}, false
+	}
+	return span(c), span(u), true
+}
+
 // usageOf reads a usage object without decoding the rest of the answer.
 func usageOf(u gjson.Result) *openai.Usage {
-	out := &openai.Usage{
-		PromptTokens:     int(u.Get("prompt_tokens").Int()),
-		CompletionTokens: int(u.Get("completion_tokens").Int()),
-		TotalTokens:      int(u.Get("total_tokens").Int()),
+	if out, ok := usageScan(u.Raw); ok {
+		return out
 	}
-	if d := u.Get("prompt_tokens_details"); d.IsObject() {
+	return usageForEach(u)
+}
+
+// usageBlock holds a usage and its details in one allocation.
+type usageBlock struct {
+	usage      openai.Usage
+	prompt     openai.PromptTokensDetails
+	completion openai.CompletionTokensDetails
+}
+
+// usageScan is usageOf in one jsonscan pass, reading what gjson reads (the first member of
+// each key, the numbers as Result.Int does). ok is false when a key is written with
+// escapes or a detail cannot be read as surely: usageForEach answers then.
+func usageScan(raw string) (out *openai.Usage, ok bool) {
+	if raw == "" {
+		return nil, false
+	}
+	var prompt, completion, total, pd, cd []byte
+	escaped := false
+	valid := jsonscan.Members(unsafe.Slice(unsafe.StringData(raw), len(raw)), func(k, v []byte) {
+		switch string(k) {
+		case "prompt_tokens":
+			prompt = firstSpan(prompt, v)
+		case "completion_tokens":
+			completion = firstSpan(completion, v)
+		case "total_tokens":
+			total = firstSpan(total, v)
+		case "prompt_tokens_details":
+			pd = firstSpan(pd, v)
+		case "completion_tokens_details":
+			cd = firstSpan(cd, v)
+		default:
+			escaped = escaped || bytes.IndexByte(k, '\\') >= 0
+		}
+	})
+	if !valid || escaped {
+		return nil, false
+	}
+	b := new(usageBlock)
+	b.usage = openai.Usage{PromptTokens: int(intOf(prompt)), CompletionTokens: int(intOf(completion)), TotalTokens: int(intOf(total))}
+	if len(pd) > 0 && pd[0] == '{' {
+		cached, ok1 := jsonscan.Get(pd, "cached_tokens")
+		write, ok2 := jsonscan.Get(pd, "cache_write_tokens")
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		b.prompt = openai.PromptTokensDetails{CachedTokens: int(intOf(cached)), CacheCreationTokens: int(intOf(write))}
+		b.usage.PromptTokensDetails = &b.prompt
+	}
+	if len(cd) > 0 && cd[0] == '{' {
+		reasoning, ok := jsonscan.Get(cd, "reasoning_tokens")
+		if !ok {
+			return nil, false
+		}
+		b.completion = openai.CompletionTokensDetails{ReasoningTokens: int(intOf(reasoning))}
+		b.usage.CompletionTokensDetails = &b.completion
+	}
+	return &b.usage, true
+}
+
+// intOf is gjson's Result.Int of a value: a plain integer of up to 15 digits is read here,
+// anything else by gjson.
+func intOf(v []byte) int64 {
+	d := v
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 15 || (d[0] == '0' && len(d) > 1) {
+		return span(v).Int()
+	}
+	var n int64
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return span(v).Int()
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if len(d) != len(v) {
+		n = -n
+	}
+	return n
+}
+
+// usageForEach is usageOf with gjson, for the usages usageScan leaves.
+func usageForEach(u gjson.Result) *openai.Usage {
+	// One pass over the members instead of a Get each; the first of a key counts, as for Get.
+	var prompt, completion, total, pd, cd gjson.Result
+	u.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "prompt_tokens":
+			firstOf(&prompt, v)
+		case "completion_tokens":
+			firstOf(&completion, v)
+		case "total_tokens":
+			firstOf(&total, v)
+		case "prompt_tokens_details":
+			firstOf(&pd, v)
+		case "completion_tokens_details":
+			firstOf(&cd, v)
+		}
+		return true
+	})
+	out := &openai.Usage{
+		PromptTokens:     int(prompt.Int()),
+		CompletionTokens: int(completion.Int()),
+		TotalTokens:      int(total.Int()),
+	}
+	if d := pd; d.IsObject() {
 		out.PromptTokensDetails = &openai.PromptTokensDetails{
 			CachedTokens:        int(d.Get("cached_tokens").Int()),
 			CacheCreationTokens: int(d.Get("cache_write_tokens").Int()),
 		}
 	}
-	if d := u.Get("completion_tokens_details"); d.IsObject() {
+	if d := cd; d.IsObject() {
 		out.CompletionTokensDetails = &openai.CompletionTokensDetails{ReasoningTokens: int(d.Get("reasoning_tokens").Int())}
 	}
 	return out
+}
+
+// firstOf sets *r to v unless it holds a value already.
+func firstOf(r *gjson.Result, v gjson.Result) {
+	if r.Raw == "" {
+		*r = v
+	}
 }
 
 // readBody reads an answer whole, in one allocation when its length is known, bounded.
@@ -474,6 +672,8 @@ type chunkReader struct {
 	keepRaw bool
 	err     error             // the error that ended the stream, returned again
 	usage   *openai.ChatChunk // a usage report split off the last chunk, returned next
+	slab    []byte            // where the raw copies of chunks are cut from
+	chunks  []openai.ChatChunk
 }
 
 var doneMarker = []byte("[DONE]")
@@ -503,9 +703,129 @@ func plainChunk(data []byte) bool {
 	return choices && !other
 }
 
+// scanChunk is plainChunk and the check that data is JSON in one scan, for the chunks
+// that make most of a stream. known is false when the scan cannot tell for sure (data is
+// not JSON by its reading, or a key is written with escapes): the caller then takes the
+// general path, whose answer is the reference.
+//
+// errKey reports a top-level key that encoding/json matches to "error": without one,
+// errorInBody finds no error in data.
+func scanChunk(data []byte) (plain, known, errKey bool) {
+	choices, other, escaped := false, false, false
+	valid := jsonscan.Members(data, func(k, v []byte) {
+		if len(k) == 0 {
+			return
+		}
+		// Only keys starting with c, u, x or e may match: no other character folds to them.
+		switch k[0] | 0x20 {
+		case 'c', 'u', 'x':
+		case 'e':
+			errKey = errKey || bytes.EqualFold(k, keyError)
+			escaped = escaped || bytes.IndexByte(k, '\\') >= 0
+			return
+		default:
+			escaped = escaped || k[0] == '\\'
+			return
+		}
+		if bytes.IndexByte(k, '\\') >= 0 {
+			escaped = true
+			return
+		}
+		// Keys compare as encoding/json does, as in plainChunk.
+		switch {
+		case bytes.EqualFold(k, keyChoices):
+			choices = v[0] == '[' && v[len(v)-1] == ']' && len(bytes.TrimLeft(v[1:len(v)-1], " \t\r\n")) > 0
+		case bytes.EqualFold(k, keyUsage):
+			other = other || v[0] == '{'
+		case bytes.EqualFold(k, keyXGroq):
+			other = true
+		}
+	})
+	return choices && !other, valid && !escaped, errKey
+}
+
+var (
+	keyError   = []byte("error")
+	keyChoices = []byte("choices")
+	keyUsage   = []byte("usage")
+	keyXGroq   = []byte("x_groq")
+)
+
 // usageChunk reads OpenAI's usage report (no choices, a usage object) without decoding the
 // whole event; nil when the event is something else.
 func usageChunk(data []byte) *openai.ChatChunk {
+	// One scan gathers the members Get would find (the first of each key); a key written
+	// with escapes sends the chunk to usageChunkGet, which unescapes keys.
+	var id, object, created, model, fp, usage, choices []byte
+	groq, escaped := false, false
+	ok := jsonscan.Members(data, func(k, v []byte) {
+		switch string(k) {
+		case "id":
+			id = firstSpan(id, v)
+		case "object":
+			object = firstSpan(object, v)
+		case "created":
+			created = firstSpan(created, v)
+		case "model":
+			model = firstSpan(model, v)
+		case "system_fingerprint":
+			fp = firstSpan(fp, v)
+		case "usage":
+			usage = firstSpan(usage, v)
+		case "choices":
+			choices = firstSpan(choices, v)
+		case "x_groq":
+			groq = true
+		default:
+			escaped = escaped || bytes.IndexByte(k, '\\') >= 0
+		}
+	})
+	if !ok || escaped {
+		return usageChunkGet(data)
+	}
+	if len(usage) == 0 || usage[0] != '{' || groq || !emptyChoices(choices) {
+		return nil
+	}
+	// The strings are cloned: the spans view the reader's buffer, which the next event
+	// overwrites.
+	ch := &openai.ChatChunk{ID: strings.Clone(span(id).String()), Object: strings.Clone(span(object).String()),
+		Created: span(created).Int(), Model: strings.Clone(span(model).String()),
+		SystemFingerprint: strings.Clone(span(fp).String()), Usage: usageOf(span(usage))}
+	if len(choices) > 0 && choices[0] == '[' {
+		ch.Choices = []openai.ChunkChoice{}
+	}
+	return ch
+}
+
+func firstSpan(have, v []byte) []byte {
+	if have == nil {
+		return v
+	}
+	return have
+}
+
+// span parses a value found by jsonscan as gjson's Get would have returned it.
+func span(v []byte) gjson.Result {
+	if len(v) == 0 {
+		return gjson.Result{}
+	}
+	return gjson.Parse(unsafe.String(&v[0], len(v)))
+}
+
+// emptyChoices reports whether a choices value counts no choice, as len(Array()) == 0:
+// absent, null or an empty array.
+func emptyChoices(v []byte) bool {
+	switch {
+	case len(v) == 0 || string(v) == "null":
+		return true
+	case v[0] == '[':
+		return len(bytes.TrimLeft(v[1:len(v)-1], " \t\r\n")) == 0
+	}
+	return false
+}
+
+// usageChunkGet is usageChunk with gjson's Get, for the chunks whose keys need unescaping.
+func usageChunkGet(data []byte) *openai.ChatChunk {
 	r := gjson.Parse(unsafe.String(&data[0], len(data)))
 	u := r.Get("usage")
 	if !u.IsObject() || len(r.Get("choices").Array()) != 0 || r.Get("x_groq").Exists() {
@@ -559,7 +879,14 @@ func (c *chunkReader) next() (*openai.ChatChunk, error) {
 			c.done = true
 			return nil, io.EOF
 		}
-		if ev.Name == "error" || bytes.Contains(data, []byte(`"error"`)) {
+		// One scan of the common chunk tells whether it is JSON, plain, and may be an error
+		// (a top-level key that reads "error" to encoding/json): only then is the error
+		// looked for, under the same condition as without the scan.
+		var plain, known, errKey bool
+		if c.keepRaw {
+			plain, known, errKey = scanChunk(data)
+		}
+		if ev.Name == "error" || ((!known || errKey) && bytes.Contains(data, []byte(`"error"`))) {
 			if e := errorInBody(data); e != nil {
 				return nil, e
 			}
@@ -567,11 +894,14 @@ func (c *chunkReader) next() (*openai.ChatChunk, error) {
 		if c.keepRaw {
 			// The common chunk, with choices and no usage, goes to an OpenAI client as it
 			// came: check it is JSON and leave it undecoded (ChatChunk.Decode, if needed).
-			if !gjson.ValidBytes(data) {
-				return nil, llm.Errorf(llm.KindUpstream, "upstream stream event is not JSON")
+			if !known {
+				if !gjson.ValidBytes(data) {
+					return nil, llm.Errorf(llm.KindUpstream, "upstream stream event is not JSON")
+				}
+				plain = plainChunk(data)
 			}
-			if plainChunk(data) {
-				return &openai.ChatChunk{Raw: append([]byte(nil), data...)}, nil
+			if plain {
+				return c.lazyChunk(data), nil
 			}
 			if ch := usageChunk(data); ch != nil {
 				return ch, nil
@@ -614,4 +944,38 @@ func (c *chunkReader) next() (*openai.ChatChunk, error) {
 	}
 }
 
-func (c *chunkReader) Close() error { return c.body.Close() }
+// lazyChunk returns an undecoded chunk of a copy of data. The copies and the chunks of a
+// stream are cut from blocks shared by several of them, which double in size as the
+// stream goes on: a few allocations per stream instead of two per chunk. Each copy is
+// capped, so that an append to one never writes into the next.
+func (c *chunkReader) lazyChunk(data []byte) *openai.ChatChunk {
+	var raw []byte
+	if n := len(c.slab); len(data) <= cap(c.slab)-n {
+		c.slab = append(c.slab, data...)
+		raw = c.slab[n:len(c.slab):len(c.slab)]
+	} else if size := min(max(2*cap(c.slab), minSlab), maxSlab); len(data) <= size/2 {
+		c.slab = append(make([]byte, 0, size), data...)
+		raw = c.slab[:len(data):len(data)]
+	} else {
+		raw = append([]byte(nil), data...)
+	}
+	if len(c.chunks) == cap(c.chunks) {
+		c.chunks = make([]openai.ChatChunk, 0, min(max(2*cap(c.chunks), minBatch), maxBatch))
+	}
+	c.chunks = append(c.chunks, openai.ChatChunk{Raw: raw})
+	return &c.chunks[len(c.chunks)-1]
+}
+
+// The sizes of the blocks lazyChunk cuts copies and chunks from.
+const (
+	minSlab, maxSlab   = 1024, 4096
+	minBatch, maxBatch = 4, 32
+)
+
+// Close closes the upstream body and gives the event reader's buffers back: the chunks
+// returned hold copies of their data, nothing of the reader.
+func (c *chunkReader) Close() error {
+	err := c.body.Close()
+	c.r.Release()
+	return err
+}
