@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -318,5 +319,75 @@ func TestLLMConfigDumpRedactsKeys(t *testing.T) {
 		if !strings.Contains(dump, want) {
 			t.Fatalf("config_dump lacks %q:\n%s", want, dump)
 		}
+	}
+}
+
+// TestLLMProviderTimeout: a provider's timeout bounds the whole attempt, headers and
+// streamed body alike. A provider that does not answer in time is replaced by the
+// fallback (non-streamed and streamed alike, nothing was sent yet); a stream that stalls
+// after it started ends with an error the SDK reports, never as a complete answer.
+func TestLLMProviderTimeout(t *testing.T) {
+	slow, second := fakellm.OpenAI(t), fakellm.OpenAI(t)
+	g := testutil.StartGateway(t, llmConfig(fmt.Sprintf(`
+  - {name: slow, type: openai, base_url: %s/v1, api_keys: [{value: k1}], timeout: 300ms}
+  - {name: second, type: openai, base_url: %s/v1, api_keys: [{value: k2}]}`, slow.URL, second.URL), `
+  - name: chat
+    targets: [{provider: slow, model: m1}]
+    fallbacks: [second/m2]
+  - {name: only-slow, targets: [{provider: slow, model: m1}]}`))
+	client := openaiClient(g)
+	msgs := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}
+
+	for _, stream := range []bool{false, true} {
+		slow.Script(fakellm.Reply{Text: "too late", Delay: 2 * time.Second})
+		second.Script(fakellm.Reply{Text: "from second"})
+		start := time.Now()
+		params := openai.ChatCompletionNewParams{Model: "chat", Messages: msgs}
+		var text string
+		if stream {
+			st := client.Chat.Completions.NewStreaming(context.Background(), params)
+			acc := openai.ChatCompletionAccumulator{}
+			for st.Next() {
+				acc.AddChunk(st.Current())
+			}
+			if err := st.Err(); err != nil {
+				t.Fatalf("stream: %v", err)
+			}
+			text = acc.Choices[0].Message.Content
+		} else {
+			c, err := client.Chat.Completions.New(context.Background(), params)
+			if err != nil {
+				t.Fatalf("chat: %v", err)
+			}
+			text = c.Choices[0].Message.Content
+		}
+		if text != "from second" {
+			t.Fatalf("stream=%v: %q, want the fallback's answer", stream, text)
+		}
+		if d := time.Since(start); d > 1500*time.Millisecond {
+			t.Fatalf("stream=%v: answered after %v: the 300ms timeout did not cut the slow provider", stream, d)
+		}
+	}
+
+	// Without a fallback, the timeout is the client's answer: 504.
+	slow.Script(fakellm.Reply{Text: "too late", Delay: 2 * time.Second})
+	_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "only-slow", Messages: msgs})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 504 {
+		t.Fatalf("timeout without fallback: %v", err)
+	}
+
+	// A stream that stalls after its first events: cut by the timeout, reported as an error.
+	slow.Script(fakellm.Reply{Text: "one two three four five six", Chunks: 6, ChunkDelay: 150 * time.Millisecond})
+	st := client.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: "only-slow", Messages: msgs})
+	got := 0
+	for st.Next() {
+		got++
+	}
+	if st.Err() == nil {
+		t.Fatalf("a stream cut by the timeout after %d events ended without an error", got)
+	}
+	if got == 0 {
+		t.Fatalf("the stream was cut before its first events: %v", st.Err())
 	}
 }

@@ -43,7 +43,13 @@ func (x *exchange) done(status int, err error) {
 // call sends one attempt to a target. On success the caller owns x and must call x.done.
 func (g *Gateway) call(ctx context.Context, r *http.Request, info *stream.Info, t target, c *llm.Call, acct *accounting) (*exchange, *llm.Error) {
 	p := t.provider
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	// The provider's timeout bounds the exchange: through the HTTP/1.1 transport's
+	// per-connection timer when the cluster has one (no context, timer and watch per
+	// call), else through the context.
+	cancel := context.CancelFunc(noCancel)
+	if p.transport != nil || !timesOut(p.cluster.Transport()) {
+		ctx, cancel = context.WithTimeout(ctx, p.timeout)
+	}
 	req, err := p.adapter.ChatRequest(ctx, c)
 	if err != nil {
 		cancel()
@@ -61,6 +67,20 @@ func (g *Gateway) call(ctx context.Context, r *http.Request, info *stream.Info, 
 	}
 	return g.send(ctx, cancel, r, info, p, req)
 }
+
+// timeoutRoundTripper is a transport that bounds an exchange (up to the end of the response
+// body) by a timeout without a context: internal/upstream/h1's. Its timeout errors match
+// context.DeadlineExceeded.
+type timeoutRoundTripper interface {
+	RoundTripTimeout(req *http.Request, timeout time.Duration) (*http.Response, error)
+}
+
+func timesOut(tr http.RoundTripper) bool {
+	_, ok := tr.(timeoutRoundTripper)
+	return ok
+}
+
+func noCancel() {}
 
 // send sends a built request through the provider's cluster (or the in-process demo).
 func (g *Gateway) send(ctx context.Context, cancel context.CancelFunc, r *http.Request, info *stream.Info, p *provider, req *http.Request) (*exchange, *llm.Error) {
@@ -82,7 +102,13 @@ func (g *Gateway) send(ctx context.Context, cancel context.CancelFunc, r *http.R
 	}
 	info.Cluster = p.name
 	x.sent = time.Now()
-	resp, err := tr.RoundTrip(req)
+	var resp *http.Response
+	var err error
+	if ttr, ok := tr.(timeoutRoundTripper); ok && p.transport == nil {
+		resp, err = ttr.RoundTripTimeout(req, p.timeout)
+	} else {
+		resp, err = tr.RoundTrip(req)
+	}
 	if err != nil {
 		x.done(0, err)
 		var ce *cluster.ConnectError
