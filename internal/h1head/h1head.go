@@ -377,24 +377,13 @@ func parseOriginForm(target string) (*url.URL, bool) {
 
 // pathByte marks the bytes net/url leaves unescaped in a path (shouldEscape with
 // encodePath is false): letters, digits, "-_.~" and "$&+,/:;=@".
-var pathByte = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-	}
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range "-_.~$&+,/:;=@" {
-		t[c] = true
-	}
-	return t
-}()
+var pathByte = alnumAnd("-_.~$&+,/:;=@")
 
 // tokenByte marks the bytes of an RFC 9110 token (field names, methods).
-var tokenByte = func() (t [256]bool) {
+var tokenByte = alnumAnd("!#$%&'*+-.^_`|~")
+
+// alnumAnd is a byte table of the ASCII letters and digits and the bytes of extra.
+func alnumAnd(extra string) (t [256]bool) {
 	for c := 'a'; c <= 'z'; c++ {
 		t[c] = true
 	}
@@ -404,11 +393,11 @@ var tokenByte = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
+	for _, c := range extra {
 		t[c] = true
 	}
 	return t
-}()
+}
 
 func isToken(s string) bool {
 	if s == "" {
