@@ -37,7 +37,22 @@ type parser struct {
 
 // object decodes the object at p.i, calling fn with each key (as written, p.i at the
 // value), which must consume the value. depth counts the containers including this one.
-func (p *parser) object(depth int, fn func(p *parser, key []byte, depth int) bool) bool {
+// memberFunc decodes the member key of an object at the given depth.
+type memberFunc func(p *parser, key []byte, depth int) bool
+
+// objects decodes an array of objects (one level below depth) into *dst, never nil, each
+// member of an element by member(element, ...).
+func objects[T any](p *parser, depth int, dst *[]T, member func(e *T, p *parser, key []byte, depth int) bool) bool {
+	*dst = []T{}
+	return p.array(func(p *parser) bool {
+		var zero T
+		*dst = append(*dst, zero)
+		e := &(*dst)[len(*dst)-1]
+		return p.object(depth+2, func(p *parser, key []byte, depth int) bool { return member(e, p, key, depth) })
+	})
+}
+
+func (p *parser) object(depth int, fn memberFunc) bool {
 	d := p.d
 	if p.i >= len(d) || d[p.i] != '{' {
 		return false
@@ -297,11 +312,7 @@ func (r *chatRequest) member(p *parser, key []byte, depth int) bool {
 		if p.null() {
 			return true
 		}
-		r.Messages = []openai.Message{}
-		return p.array(func(p *parser) bool {
-			r.Messages = append(r.Messages, openai.Message{})
-			return p.object(depth+2, (*message)(&r.Messages[len(r.Messages)-1]).member)
-		})
+		return objects(p, depth, &r.Messages, func(m *openai.Message, p *parser, k []byte, d int) bool { return (*message)(m).member(p, k, d) })
 	case "tools":
 		if !p.first(2) {
 			return false
@@ -309,11 +320,7 @@ func (r *chatRequest) member(p *parser, key []byte, depth int) bool {
 		if p.null() {
 			return true
 		}
-		r.Tools = []openai.Tool{}
-		return p.array(func(p *parser) bool {
-			r.Tools = append(r.Tools, openai.Tool{})
-			return p.object(depth+2, (*tool)(&r.Tools[len(r.Tools)-1]).member)
-		})
+		return objects(p, depth, &r.Tools, func(t *openai.Tool, p *parser, k []byte, d int) bool { return (*tool)(t).member(p, k, d) })
 	case "tool_choice":
 		if !p.first(3) {
 			return false
@@ -458,12 +465,9 @@ func (m *message) member(p *parser, key []byte, depth int) bool {
 			m.Content = &openai.Content{Text: s}
 			return ok
 		}
-		c := &openai.Content{Parts: []openai.Part{}}
+		c := &openai.Content{}
 		m.Content = c
-		return p.array(func(p *parser) bool {
-			c.Parts = append(c.Parts, openai.Part{})
-			return p.object(depth+2, (*part)(&c.Parts[len(c.Parts)-1]).member)
-		})
+		return objects(p, depth, &c.Parts, func(x *openai.Part, p *parser, k []byte, d int) bool { return (*part)(x).member(p, k, d) })
 	case "name":
 		return p.first(2) && p.setStr(&m.Name)
 	case "tool_calls":
@@ -474,11 +478,7 @@ func (m *message) member(p *parser, key []byte, depth int) bool {
 			m.ToolCalls = nil
 			return true
 		}
-		m.ToolCalls = []openai.ToolCall{}
-		return p.array(func(p *parser) bool {
-			m.ToolCalls = append(m.ToolCalls, openai.ToolCall{})
-			return p.object(depth+2, (*toolCall)(&m.ToolCalls[len(m.ToolCalls)-1]).member)
-		})
+		return objects(p, depth, &m.ToolCalls, func(c *openai.ToolCall, p *parser, k []byte, d int) bool { return (*toolCall)(c).member(p, k, d) })
 	case "tool_call_id":
 		return p.first(4) && p.setStr(&m.ToolCallID)
 	case "refusal":
