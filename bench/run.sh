@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Pylon's load benchmark: Pylon against nginx against no proxy at all, on this machine.
+# Pylon's load benchmark: Pylon against nginx, a bytes-only Go forwarder and no proxy at
+# all, on this machine.
 #
-#   bash bench/run.sh                         # defaults: ~3 minutes
+#   bash bench/run.sh                         # defaults: ~4 minutes
 #   DURATION=20s ROUNDS=5 bash bench/run.sh   # longer, steadier
 #   STRICT=1 bash bench/run.sh                # exit 1 when a target check FAILs
 #   MODE=llm-chat bash bench/run.sh           # the LLM path: POST /v1/chat/completions
 #   MODE=llm-stream bash bench/run.sh         # the same, streamed (SSE with usage)
 #
-# It builds pylon and the fake upstream (bench/upstream), starts the upstream, nginx as a
-# plain keep-alive reverse proxy and Pylon on free loopback ports, then for each round and
-# each target (direct upstream, nginx, pylon; the order rotates every round) runs
+# It builds pylon, the fake upstream (bench/upstream) and the floor (bench/floor), starts
+# the upstream, nginx as a plain keep-alive reverse proxy, the floor (the cheapest Go
+# keep-alive reverse proxy: bytes copied verbatim, one upstream connection per client
+# connection; a reference for what Go's runtime costs, not a target) and Pylon on free
+# loopback ports, then for each round and each target (direct upstream, nginx, floor,
+# pylon; the order rotates every round) runs
 #   - wrk with CONNECTIONS connections and THREADS threads for DURATION (after a WARMUP run
 #     that is thrown away): throughput, p50, p99; the proxy's CPU time per request (utime +
 #     stime from /proc/<pid>/stat, nginx master + workers) over that run;
@@ -25,7 +29,7 @@
 #                 upstream; llm-stream: the same call streamed (nine chunks, usage, [DONE])
 #   DURATION=10s  LAT_DURATION=5s  WARMUP=2s  ROUNDS=3  CONNECTIONS=50  THREADS=2
 #   BODY_SIZE=64 (bytes of the upstream's response body)
-#   TARGETS="direct nginx pylon" (any subset, in that spelling)
+#   TARGETS="direct nginx floor pylon" (any subset, in that spelling)
 #   PYLON_BIN=path   use this pylon binary instead of building ./cmd/pylon
 #   STRICT=1         exit 1 if any check FAILs (default: exit 0 whatever the results)
 #   KEEP_TMP=1       keep the temp dir (configs, logs, raw wrk outputs)
@@ -42,7 +46,7 @@ ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-2}
 BODY_SIZE=${BODY_SIZE:-64}
-TARGETS=${TARGETS:-"direct nginx pylon"}
+TARGETS=${TARGETS:-"direct nginx floor pylon"}
 STRICT=${STRICT:-0}
 KEEP_TMP=${KEEP_TMP:-0}
 PIN=${PIN:-0}
@@ -103,7 +107,7 @@ WARMUP=$(norm_duration "$WARMUP")
 [[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive integer"
 ((THREADS <= CONNECTIONS)) || THREADS=$CONNECTIONS
 for t in $TARGETS; do
-	case $t in direct | nginx | pylon) ;; *) die "unknown target '$t' in TARGETS" ;; esac
+	case $t in direct | nginx | floor | pylon) ;; *) die "unknown target '$t' in TARGETS" ;; esac
 done
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
 
@@ -257,6 +261,9 @@ if has_target pylon; then
 	fi
 fi
 (cd "$ROOT" && go build -o "$TMP/upstream" ./bench/upstream) || die "building bench/upstream failed"
+if has_target floor; then
+	(cd "$ROOT" && go build -o "$TMP/floor" ./bench/floor) || die "building bench/floor failed"
+fi
 if [[ $MODE == llm-stream ]]; then
 	(cd "$ROOT" && go build -o "$TMP/ttfb" ./bench/ttfb) || die "building bench/ttfb failed"
 fi
@@ -323,6 +330,19 @@ EOF
 	PORT_OF[nginx]=$NGINX_PORT
 fi
 
+if has_target floor; then
+	# The calibration floor: bytes-only forwarding, no header touched (bench/floor/main.go).
+	pick_port
+	FLOOR_PORT=$PORT
+	"${SRV_PIN[@]}" "$TMP/floor" -addr "127.0.0.1:$FLOOR_PORT" -upstream "127.0.0.1:$UP_PORT" >"$TMP/floor.log" 2>&1 &
+	FLOOR_PID=$!
+	PIDS+=("$FLOOR_PID")
+	# Like nginx, it forwards any method and path; the fake upstream answers a GET of / with
+	# its usual body in every mode, which is what READY_WANT looks for.
+	wait_ready floor "$FLOOR_PID" "$FLOOR_PORT" / "$READY_WANT"
+	PORT_OF[floor]=$FLOOR_PORT
+fi
+
 if has_target pylon; then
 	pick_port
 	PYLON_PORT=$PORT
@@ -377,6 +397,7 @@ proc_pids() {
 	case $1 in
 	direct) echo "$UP_PID" ;;
 	nginx) echo "$NGINX_PID ${NGINX_WORKERS[*]}" ;;
+	floor) echo "$FLOOR_PID" ;;
 	pylon) echo "$PYLON_PID" ;;
 	esac
 }
@@ -464,7 +485,7 @@ minmax() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } E
 read -ra TLIST <<<"$TARGETS"
 NT=${#TLIST[@]}
 est=$((ROUNDS * NT * ($(seconds_of "$WARMUP") + $(seconds_of "$DURATION") + $(seconds_of "$LAT_DURATION"))))
-log "bench: upstream :$UP_PORT${NGINX_PORT:+  nginx :$NGINX_PORT}${PYLON_PORT:+  pylon :$PYLON_PORT (admin :$ADMIN_PORT)}"
+log "bench: upstream :$UP_PORT${NGINX_PORT:+  nginx :$NGINX_PORT}${FLOOR_PORT:+  floor :$FLOOR_PORT}${PYLON_PORT:+  pylon :$PYLON_PORT (admin :$ADMIN_PORT)}"
 log "bench: $ROUNDS rounds x ${TLIST[*]}: ${CONNECTIONS}c/${THREADS}t for $DURATION (after $WARMUP warmup), 1c/1t for $LAT_DURATION; about ${est}s"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -554,6 +575,7 @@ for t in "${TLIST[@]}"; do
 		"${M_CPU[$t]}" "${M_RSS[$t]}" "${M_UPCPU[$t]}" "${ERRS[$t]}"
 done
 echo "(direct: CPU and RSS are the fake upstream's own; nginx: CPU = master + workers, RSS = sum of workers' VmHWM;"
+echo " floor: the bytes-only Go forwarder, a reference, not a target;"
 echo " upstr us/req = the fake upstream's CPU per request during that target's run)"
 
 echo
@@ -561,18 +583,23 @@ get() { # get ARRAY TARGET -> value or nan
 	local -n arr=$1
 	if has_target "$2"; then echo "${arr[$2]:-nan}"; else echo nan; fi
 }
-P_RPS=$(get M_RPS pylon) N_RPS=$(get M_RPS nginx) D_RPS=$(get M_RPS direct)
-P_L50=$(get M_L50 pylon) N_L50=$(get M_L50 nginx) D_L50=$(get M_L50 direct)
+P_RPS=$(get M_RPS pylon) N_RPS=$(get M_RPS nginx) D_RPS=$(get M_RPS direct) F_RPS=$(get M_RPS floor)
+P_L50=$(get M_L50 pylon) N_L50=$(get M_L50 nginx) D_L50=$(get M_L50 direct) F_L50=$(get M_L50 floor)
 PN=$(ratio "$P_RPS" "$N_RPS")
 ADD_P=$(diffms "$P_L50" "$D_L50")
 echo "ratios (throughput at ${CONNECTIONS}c):"
 echo "  pylon/direct  $(ratio "$P_RPS" "$D_RPS")"
 echo "  nginx/direct  $(ratio "$N_RPS" "$D_RPS")"
 echo "  pylon/nginx   $PN"
+echo "  floor/direct  $(ratio "$F_RPS" "$D_RPS")"
+echo "  floor/nginx   $(ratio "$F_RPS" "$N_RPS")  (what Go's runtime costs against nginx)"
+echo "  pylon/floor   $(ratio "$P_RPS" "$F_RPS")  (what Pylon's own code costs)"
 echo "  CPU per request pylon/nginx  $(ratio "$(get M_CPU pylon)" "$(get M_CPU nginx)")"
+echo "  CPU per request pylon/floor  $(ratio "$(get M_CPU pylon)" "$(get M_CPU floor)")"
 echo "added latency at 1 connection (p50 - direct p50):"
 echo "  pylon  $ADD_P ms"
 echo "  nginx  $(diffms "$N_L50" "$D_L50") ms"
+echo "  floor  $(diffms "$F_L50" "$D_L50") ms"
 if [[ $MODE == llm-stream ]]; then
 	P_TTFB=$(get M_TTFB pylon) D_TTFB=$(get M_TTFB direct)
 	ADD_T=$(diffms "$P_TTFB" "$D_TTFB")

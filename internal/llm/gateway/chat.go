@@ -388,7 +388,9 @@ func (g *Gateway) writeChat(w http.ResponseWriter, d llm.Dialect, req *openai.Ch
 	x.done(x.resp.StatusCode, nil)
 	acct.finish(out.Usage, true)
 	acct.setHeaders(w.Header())
-	g.cacheStore(context.WithoutCancel(x.ctx), acct, out)
+	if acct.cacheKey != "" {
+		g.cacheStore(context.WithoutCancel(x.ctx), acct, out)
+	}
 	g.sessionEnd(acct.session, req, out)
 	if g.piiReplies != nil {
 		out = g.maskReply(out)
