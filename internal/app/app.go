@@ -22,6 +22,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/admin"
 	"github.com/pylon-gateway/pylon/internal/config"
 	"github.com/pylon-gateway/pylon/internal/config/envoy"
+	"github.com/pylon-gateway/pylon/internal/gcfloor"
 	"github.com/pylon-gateway/pylon/internal/limits"
 	"github.com/pylon-gateway/pylon/internal/llm/cache"
 	"github.com/pylon-gateway/pylon/internal/llm/gateway"
@@ -38,6 +39,9 @@ var defaultConfig []byte
 
 // DefaultConfig returns the embedded default config document.
 func DefaultConfig() []byte { return defaultConfig }
+
+// DefaultGCMinHeapMB is serve's --gc-min-heap-mb: the heap goal's floor, in MiB.
+const DefaultGCMinHeapMB = 20
 
 // Version is set at build time with -ldflags "-X github.com/pylon-gateway/pylon/internal/app.Version=v1.2.3".
 var Version = ""
@@ -70,6 +74,9 @@ Flags of serve:
   --log-level LEVEL      debug, info (default), warn, error
   --log-format FORMAT    text (default) or json
   --watch=false          do not reload when the config file changes (SIGHUP still reloads)
+  --gc-min-heap-mb N     keep the garbage collector's heap goal at least N MiB (default 20; 0: GOGC
+                         alone): while the live heap is small, collections are spaced out for at most
+                         N MiB of memory (README, Performance); GOGC and GOMEMLIMIT still apply
 
 Reloads: on SIGHUP (which also reopens access log files, for log rotation), and when the config file changes, Pylon validates the new config and swaps
 it in atomically; requests in flight finish on the old one. An invalid config is logged and the
@@ -164,12 +171,18 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve", stderr)
 	var path, level, format string
 	var watch bool
+	var gcMinHeap int
 	fs.StringVar(&path, "c", "", "config file")
 	fs.StringVar(&path, "config", "", "config file")
 	fs.StringVar(&level, "log-level", "info", "log level")
 	fs.StringVar(&format, "log-format", "text", "log format")
 	fs.BoolVar(&watch, "watch", true, "reload when the config file changes")
+	fs.IntVar(&gcMinHeap, "gc-min-heap-mb", DefaultGCMinHeapMB, "minimum heap goal of the garbage collector, MiB")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if gcMinHeap < 0 || gcMinHeap > 1<<20 {
+		fmt.Fprintf(stderr, "pylon serve: --gc-min-heap-mb: want 0 to %d MiB, got %d\n", 1<<20, gcMinHeap)
 		return 2
 	}
 	logger, err := newLogger(stderr, level, format)
@@ -182,6 +195,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pylon serve: %s\n", err)
 		return 1
 	}
+	// The process's collector is tuned here, not in Start: an in-process gateway (tests,
+	// embedding) leaves its host's GC settings alone.
+	defer gcfloor.Start(uint64(gcMinHeap) << 20).Stop()
 	if path == "" {
 		pub := g.Runtime.Addr("public")
 		fmt.Fprintf(stdout, "Pylon %s is running on its embedded default config.\n"+

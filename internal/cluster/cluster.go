@@ -374,8 +374,11 @@ func (c *Cluster) h1Transport(dial func(ctx context.Context, addr string) (net.C
 		MaxConnsPerHost:     c.Config.MaxConnections,
 		MaxIdleConnsPerHost: c.Config.MaxIdleConnections,
 		IdleTimeout:         c.Config.IdleTimeout.D(),
-		ReadBufferSize:      32 << 10,
-		WriteBufferSize:     32 << 10,
+		// Buffers are held for a connection's life, idle ones included: 24 KiB a
+		// connection. Larger bodies bypass them (reads into the proxy's copy buffer,
+		// writes of a full buffer at a time), so larger buffers buy little but memory.
+		ReadBufferSize:  16 << 10,
+		WriteBufferSize: 8 << 10,
 	}
 }
 

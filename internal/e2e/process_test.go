@@ -176,6 +176,62 @@ listeners:
 	}
 }
 
+// TestServeGCMinHeap: --gc-min-heap-mb raises the collector's percent while the live heap
+// is small (go_gc_gogc_percent on the admin's Prometheus page), 0 leaves GOGC's 100, and a
+// bad value is refused naming the flag.
+func TestServeGCMinHeap(t *testing.T) {
+	out, err := exec.Command(pylonBin, "serve", "--gc-min-heap-mb", "-3").CombinedOutput()
+	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "--gc-min-heap-mb") {
+		t.Fatalf("serve --gc-min-heap-mb -3: exit %d, output %q; want 2 naming the flag", code, out)
+	}
+	for _, tc := range []struct {
+		flag  string
+		check func(p float64) bool
+		want  string
+	}{
+		{"64", func(p float64) bool { return p > 100 }, "above 100"},
+		{"0", func(p float64) bool { return p == 100 }, "100"},
+	} {
+		admin := freeAddr(t)
+		path := writeConfig(t, fmt.Sprintf(`
+admin: {address: %s}
+listeners:
+  - name: public
+    address: %s
+    virtual_hosts:
+      - domains: ["*"]
+        routes:
+          - match: {prefix: /}
+            direct_response: {status: 200, body: ok}
+`, admin, freeAddr(t)))
+		if tc.flag == "0" && os.Getenv("GOGC") != "" {
+			continue // the percent is then GOGC's
+		}
+		pylonProcess(t, "serve", "-c", path, "--watch=false", "--gc-min-heap-mb", tc.flag)
+		waitReady(t, "http://"+admin+"/ready")
+		_, body := get(t, "http://"+admin+"/stats/prometheus")
+		p := -1.0
+		for _, line := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(line, "go_gc_gogc_percent "); ok {
+				p, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		if !tc.check(p) {
+			t.Errorf("--gc-min-heap-mb %s: go_gc_gogc_percent %v, want %s", tc.flag, p, tc.want)
+		}
+	}
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
 // TestOneGiBStreamsWithBoundedMemory moves 1 GiB up and 1 GiB down through a pylon process
 // and checks that its peak resident memory grows by only a few MB.
 func TestOneGiBStreamsWithBoundedMemory(t *testing.T) {
