@@ -347,8 +347,16 @@ func (g *Gateway) serveChatRequest(w http.ResponseWriter, r *http.Request, info 
 }
 
 func setTargetHeaders(h http.Header, t target, attempts int) {
-	h["X-Pylon-Provider"] = []string{t.provider.name}
-	h["X-Pylon-Model"] = []string{t.model}
+	if v := t.provider.nameHeader; v != nil {
+		h["X-Pylon-Provider"] = v
+	} else {
+		h["X-Pylon-Provider"] = []string{t.provider.name}
+	}
+	if v := t.modelHeader; v != nil {
+		h["X-Pylon-Model"] = v
+	} else {
+		h["X-Pylon-Model"] = []string{t.model}
+	}
 	if attempts > 1 {
 		h["X-Pylon-Attempts"] = []string{strconv.Itoa(attempts)}
 	}

@@ -30,6 +30,8 @@ type provider struct {
 	timeout   time.Duration
 	maxTokens int
 	series    seriesCache // the metric series of the provider's models
+	// nameHeader is the X-Pylon-Provider value, shared by every response (read-only).
+	nameHeader []string
 }
 
 // apiKey is one credential with the time until which it is set aside.
@@ -60,7 +62,8 @@ func adapterFor(p *config.Provider) (llm.Adapter, error) {
 var adapterCtors = map[string]func(*config.Provider) (llm.Adapter, error){}
 
 func newProvider(p *config.Provider, clusters map[string]*cluster.Cluster, log *slog.Logger) (*provider, error) {
-	pr := &provider{name: p.Name, typ: p.Type, baseURL: p.BaseURL, timeout: p.Timeout.D(), maxTokens: p.MaxTokens}
+	pr := &provider{name: p.Name, typ: p.Type, baseURL: p.BaseURL, timeout: p.Timeout.D(), maxTokens: p.MaxTokens,
+		nameHeader: []string{p.Name}}
 	if p.Type == "demo" {
 		a, _ := openaiadapter.New("openai_compatible")
 		pr.adapter = a

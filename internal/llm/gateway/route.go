@@ -17,6 +17,9 @@ type target struct {
 	model    string
 	weight   uint32
 	priority int
+	// modelHeader is the X-Pylon-Model value of a configured target, shared by every
+	// response (read-only); nil for a target made up for one request.
+	modelHeader []string
 }
 
 func (t target) key() string { return t.provider.name + "/" + t.model }
@@ -71,21 +74,22 @@ func newRouter(cfg *config.Config, providers map[string]*provider, cd *cooldowns
 			}
 		}
 		for _, m := range models {
-			r.byModel[m] = append(r.byModel[m], target{provider: p, model: m, weight: 1})
+			r.byModel[m] = append(r.byModel[m], target{provider: p, model: m, weight: 1, modelHeader: []string{m}})
 		}
 	}
 	for _, m := range cfg.Models {
 		mr := &modelRoute{name: m.Name}
 		for _, t := range m.Targets {
 			if p := providers[t.Provider]; p != nil {
-				mr.targets = append(mr.targets, target{provider: p, model: t.Model, weight: t.Weight, priority: t.Priority})
+				mr.targets = append(mr.targets, target{provider: p, model: t.Model, weight: t.Weight, priority: t.Priority,
+					modelHeader: []string{t.Model}})
 			}
 		}
 		sort.SliceStable(mr.targets, func(i, j int) bool { return mr.targets[i].priority < mr.targets[j].priority })
 		for _, f := range m.Fallbacks {
 			prov, model, _ := strings.Cut(f, "/")
 			if p := providers[prov]; p != nil {
-				mr.fallbacks = append(mr.fallbacks, target{provider: p, model: model, weight: 1})
+				mr.fallbacks = append(mr.fallbacks, target{provider: p, model: model, weight: 1, modelHeader: []string{model}})
 			}
 		}
 		r.routes[m.Name] = mr
