@@ -92,19 +92,6 @@ listeners:
         routes:
 $ROUTE
 EOF
-# The same request bench/run.sh sends.
-cat >"$TMP/req.lua" <<'EOF'
-local mode = os.getenv("MODE") or "proxy"
-if mode ~= "proxy" then
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["Authorization"] = "Bearer sk-client"
-  local stream = ""
-  if mode == "llm-stream" then stream = ',"stream":true,"stream_options":{"include_usage":true}' end
-  wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},' ..
-    '{"role":"user","content":"Say hello in one short sentence."}],"temperature":0.7,"max_tokens":64' .. stream .. '}'
-end
-EOF
 export MODE
 URL="http://127.0.0.1:$PUB$URL_PATH"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -121,9 +108,9 @@ one() {
 		kill -0 "$pid" 2>/dev/null || die "pylon exited; its log: $(cat "$TMP/pylon.log")"
 		sleep 0.1
 	done
-	wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$TMP/req.lua" "$URL" >/dev/null
+	wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$ROOT/bench/request.lua" "$URL" >/dev/null
 	t0=$(ticks "$pid")
-	wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$TMP/req.lua" "$URL" >"$TMP/wrk.out"
+	wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$ROOT/bench/request.lua" "$URL" >"$TMP/wrk.out"
 	t1=$(ticks "$pid")
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true

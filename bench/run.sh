@@ -412,18 +412,9 @@ mem_pids() {
 # ---------------------------------------------------------------- wrk
 # A done() hook prints exact numbers (latencies in µs) on one line; the human-readable
 # output is parsed as a fallback.
-cat >"$TMP/report.lua" <<'EOF'
-local mode = os.getenv("MODE") or "proxy"
-if mode ~= "proxy" then
-  -- A typical small chat call, as an OpenAI SDK sends it.
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["Authorization"] = "Bearer sk-client"
-  local stream = ""
-  if mode == "llm-stream" then stream = ',"stream":true,"stream_options":{"include_usage":true}' end
-  wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},' ..
-    '{"role":"user","content":"Say hello in one short sentence."}],"temperature":0.7,"max_tokens":64' .. stream .. '}'
-end
+# bench/request.lua sets the request by MODE; the done() hook is appended to it.
+cp "$ROOT/bench/request.lua" "$TMP/report.lua"
+cat >>"$TMP/report.lua" <<'EOF'
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
