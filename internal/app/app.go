@@ -77,6 +77,8 @@ Flags of serve:
   --gc-min-heap-mb N     keep the garbage collector's heap goal at least N MiB (default 20; 0: GOGC
                          alone): while the live heap is small, collections are spaced out for at most
                          N MiB of memory (README, Performance); GOGC and GOMEMLIMIT still apply
+  --fast-path=false      serve every request through the standard path (the fast path forwards plain
+                         requests from their raw bytes; README, Performance)
 
 Reloads: on SIGHUP (which also reopens access log files, for log rotation), and when the config file changes, Pylon validates the new config and swaps
 it in atomically; requests in flight finish on the old one. An invalid config is logged and the
@@ -172,12 +174,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	var path, level, format string
 	var watch bool
 	var gcMinHeap int
+	var fastPath bool
 	fs.StringVar(&path, "c", "", "config file")
 	fs.StringVar(&path, "config", "", "config file")
 	fs.StringVar(&level, "log-level", "info", "log level")
 	fs.StringVar(&format, "log-format", "text", "log format")
 	fs.BoolVar(&watch, "watch", true, "reload when the config file changes")
 	fs.IntVar(&gcMinHeap, "gc-min-heap-mb", DefaultGCMinHeapMB, "minimum heap goal of the garbage collector, MiB")
+	fs.BoolVar(&fastPath, "fast-path", true, "forward plain requests from their raw bytes")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -190,7 +194,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pylon serve: %v\n", err)
 		return 2
 	}
-	g, err := Start(context.Background(), Options{ConfigPath: path, Log: logger, Stdout: stdout, Args: os.Args})
+	g, err := Start(context.Background(), Options{ConfigPath: path, Log: logger, Stdout: stdout, Args: os.Args, NoFastPath: !fastPath})
 	if err != nil {
 		fmt.Fprintf(stderr, "pylon serve: %s\n", err)
 		return 1
@@ -266,6 +270,7 @@ type Options struct {
 	Log        *slog.Logger
 	Stdout     io.Writer
 	Args       []string
+	NoFastPath bool // serve --fast-path=false
 }
 
 // Gateway is a running Pylon.
@@ -299,7 +304,7 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		}
 		return nil, err
 	}
-	rt := runtime.New(runtime.BuildOptions{Stats: stats.New(), Log: opts.Log, Stdout: opts.Stdout, Store: storeOrNil(st), LLM: shared})
+	rt := runtime.New(runtime.BuildOptions{Stats: stats.New(), Log: opts.Log, Stdout: opts.Stdout, Store: storeOrNil(st), LLM: shared, NoFastPath: opts.NoFastPath})
 	rt.Admin = admin.New(rt, admin.Info{Version: VersionString(), ConfigPath: opts.ConfigPath, Args: opts.Args, Started: time.Now()})
 	if err := rt.Apply(ctx, cfg); err != nil {
 		stop()

@@ -428,3 +428,22 @@ func (c *countedConn) Close() error {
 func (c *Cluster) String() string {
 	return c.Name + " (" + c.Config.Type + ", " + strconv.Itoa(len(c.Hosts())) + " endpoints)"
 }
+
+// PickPlain chooses the endpoint for a request that is not at hand as an http.Request: ok
+// is false when the cluster hashes requests (use Pick). A nil host means no healthy upstream.
+func (c *Cluster) PickPlain() (h *lb.Host, ok bool) {
+	if c.hashPolicy != nil {
+		return nil, false
+	}
+	s := c.set.Load()
+	if s.panic {
+		c.lbPanic.Inc()
+	}
+	return s.balancer.Pick(nil), true
+}
+
+// H1 is the cluster's HTTP/1.1 transport, nil when the cluster speaks HTTP/2 upstream.
+func (c *Cluster) H1() *h1.Transport {
+	t, _ := c.transport.(*h1.Transport)
+	return t
+}

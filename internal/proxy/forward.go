@@ -426,11 +426,17 @@ func requestPath(r *http.Request) string {
 // upstreamError answers a try that got no response as Envoy does. flags are the retry flags
 // (URX, UO) to add to the failure's own.
 func (l *Listener) upstreamError(w http.ResponseWriter, r *http.Request, info *stream.Info, c *cluster.Cluster, err error, f failure, flags string) {
-	var ce *cluster.ConnectError
-	switch {
-	case r.Context().Err() != nil:
+	if r.Context().Err() != nil {
 		l.downstreamError(w, r, info, nil)
 		return
+	}
+	l.upstreamFailure(w, info, c, err, f, flags)
+}
+
+// upstreamFailure is upstreamError for a client that is still there.
+func (l *Listener) upstreamFailure(w http.ResponseWriter, info *stream.Info, c *cluster.Cluster, err error, f failure, flags string) {
+	var ce *cluster.ConnectError
+	switch {
 	case f == failPerTryTimeout:
 		info.Flags, info.Details = "UT", "upstream_per_try_timeout"
 		l.localReply(w, http.StatusGatewayTimeout, bodyTimeout)
@@ -481,6 +487,11 @@ func (l *Listener) downstreamError(w http.ResponseWriter, r *http.Request, info 
 // breakerError answers a try that a circuit breaker refused (503, x-envoy-overloaded, UO) or
 // that gave up waiting for a connection.
 func (l *Listener) breakerError(w http.ResponseWriter, r *http.Request, info *stream.Info, c *cluster.Cluster, err error, flags string) {
+	l.breakerFailure(w, r.Context(), info, c, err, flags)
+}
+
+// breakerFailure is breakerError with the request's context.
+func (l *Listener) breakerFailure(w http.ResponseWriter, ctx context.Context, info *stream.Info, c *cluster.Cluster, err error, flags string) {
 	switch {
 	case errors.Is(err, cluster.ErrOverflow):
 		info.Flags, info.Details = "UO", "upstream_reset_before_response_started{overflow}"
@@ -489,10 +500,10 @@ func (l *Listener) breakerError(w http.ResponseWriter, r *http.Request, info *st
 		}
 		w.Header()["X-Envoy-Overloaded"] = trueHeader
 		l.localReply(w, http.StatusServiceUnavailable, bodyResetPrefix+"overflow")
-	case r.Context().Err() != nil:
-		l.downstreamError(w, r, info, nil)
+	case ctx.Err() != nil:
+		l.downstreamError(w, nil, info, nil)
 	default:
-		l.upstreamError(w, r, info, c, err, failTimeout, flags)
+		l.upstreamFailure(w, info, c, err, failTimeout, flags)
 	}
 }
 

@@ -54,6 +54,10 @@ type Listener struct {
 	// Chain, when set, runs the listener's filters in front of the router for a route.
 	// nil means no filters: the router is called directly.
 	Chain func(*router.Route) http.Handler
+
+	// NoFastPath turns the fast path off (fast.go): every request goes through ServeHTTP.
+	NoFastPath bool
+	fastOK     bool
 }
 
 // LLMServer serves the requests of llm routes: the LLM gateway.
@@ -65,6 +69,7 @@ type LLMServer interface {
 func (l *Listener) Init() {
 	l.serverHeader = []string{l.ServerName}
 	l.schemeHeader = []string{l.scheme()}
+	l.fastOK = !l.NoFastPath && l.fastEligible()
 }
 
 // exchange is the pooled per-request state: the stream info, the response writer wrapper and

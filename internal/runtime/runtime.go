@@ -260,6 +260,7 @@ func (rt *Runtime) newServer(name string, key serverKey, sock *socket) *server {
 		// write per request (net/http adds a background read per request).
 		s.srv = &h1.Server{
 			Handler:        h,
+			Fast:           rt.listenerFast(name),
 			MaxHeaderBytes: key.maxHeaders,
 			IdleTimeout:    time.Hour, // Envoy's default connection idle timeout
 			H2C:            key.http2,
@@ -321,6 +322,30 @@ func (rt *Runtime) listenerHandler(name string) http.Handler {
 		}
 		l.ServeHTTP(w, r)
 	})
+}
+
+// listenerFast offers requests to the fast path of the listener in whichever snapshot is
+// current when a request starts (nil for the admin listener).
+func (rt *Runtime) listenerFast(name string) h1.FastHandler {
+	if name == adminServer {
+		return nil
+	}
+	return fastHandler{rt, name}
+}
+
+type fastHandler struct {
+	rt   *Runtime
+	name string
+}
+
+func (f fastHandler) ServeFast(fc *h1.FastConn, head []byte) bool {
+	snap := f.rt.acquireCurrent()
+	if snap == nil {
+		return false
+	}
+	defer snap.release()
+	l := snap.Listeners[f.name]
+	return l != nil && l.ServeFast(fc, head)
 }
 
 func (s *server) serve(lg *slog.Logger) {

@@ -56,6 +56,8 @@ type BuildOptions struct {
 	LLM *gateway.Shared
 	// Store is the management plane's store, nil without one. It outlives snapshots.
 	Store store.Store
+	// NoFastPath turns the listeners' fast path off (serve --fast-path=false).
+	NoFastPath bool
 }
 
 // Build compiles cfg into a snapshot. Clusters whose config is unchanged from prev are
@@ -138,7 +140,6 @@ func Build(cfg *config.Config, prev *Snapshot, opts BuildOptions) (_ *Snapshot, 
 				}
 			}
 		}
-		l.Init()
 		for j, al := range lc.AccessLog {
 			ap := fmt.Sprintf("%s.access_log[%d]", p, j)
 			lg, err := newAccessLog(al, opts)
@@ -156,6 +157,8 @@ func Build(cfg *config.Config, prev *Snapshot, opts BuildOptions) (_ *Snapshot, 
 		} else {
 			l.Chain = chain
 		}
+		l.NoFastPath = opts.NoFastPath
+		l.Init()
 		if lc.TLS != nil {
 			tc, err := listenerTLS(lc)
 			if err != nil {

@@ -46,6 +46,7 @@ type Registry struct {
 
 type httpVecs struct {
 	cxTotal, rqTotal, rqHTTP1, rqHTTP2, noRoute, noCluster, rqRedirect, rqDirect, rqTimeout, rxReset, txReset *prometheus.CounterVec
+	rqFast                                                                                                    *prometheus.CounterVec
 	rqXX                                                                                                      *prometheus.CounterVec
 	cxActive, rqActive                                                                                        *prometheus.GaugeVec
 	rqTime                                                                                                    *prometheus.HistogramVec
@@ -76,6 +77,7 @@ func New() *Registry {
 		rqTotal:    hc("downstream_rq_total", "Downstream requests."),
 		rqHTTP1:    hc("downstream_rq_http1_total", "Downstream HTTP/1.x requests."),
 		rqHTTP2:    hc("downstream_rq_http2_total", "Downstream HTTP/2 requests."),
+		rqFast:     hc("downstream_rq_fast_path_total", "Downstream requests forwarded by Pylon's fast path (from their raw bytes; not an Envoy stat)."),
 		noRoute:    hc("no_route", "Requests that matched no route."),
 		noCluster:  hc("no_cluster", "Requests whose route named a cluster that does not exist."),
 		rqRedirect: hc("rq_redirect", "Requests answered with a redirect."),
@@ -136,6 +138,8 @@ type Listener struct {
 	rqTime                                                                                                            prometheus.Observer
 	// RqIdleTimeout counts requests closed by the stream idle timeout (downstream_rq_idle_timeout).
 	RqIdleTimeout prometheus.Counter
+	// RqFast counts the requests the fast path took (downstream_rq_fast_path_total, Pylon's own).
+	RqFast prometheus.Counter
 }
 
 // Listener returns the metrics of the connection manager with this stat prefix.
@@ -155,6 +159,7 @@ func (r *Registry) Listener(prefix string) *Listener {
 		TxReset: h.txReset.WithLabelValues(prefix), CxActive: h.cxActive.WithLabelValues(prefix),
 		RqActive: h.rqActive.WithLabelValues(prefix), rqTime: h.rqTime.WithLabelValues(prefix),
 		RqIdleTimeout: r.res.rqIdleTimeout.WithLabelValues(prefix),
+		RqFast:        h.rqFast.WithLabelValues(prefix),
 	}
 	for c := 1; c <= 5; c++ {
 		l.rqXX[c] = h.rqXX.WithLabelValues(string(rune('0'+c)), prefix)

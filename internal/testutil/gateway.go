@@ -29,6 +29,20 @@ type Gateway struct {
 // port 0 in listener and admin addresses; URL and AdminURL give the bound addresses.
 func StartGateway(t testing.TB, yaml string) *Gateway {
 	t.Helper()
+	// PYLON_TEST_NO_FAST_PATH=1 runs the suite with the proxy's fast path off, so that the
+	// standard path stays covered by the tests whose requests the fast path would take.
+	return startGateway(t, yaml, os.Getenv("PYLON_TEST_NO_FAST_PATH") != "")
+}
+
+// StartGatewayFastPath is StartGateway with the proxy's fast path on or off, whatever the
+// environment says (for tests that compare the two paths).
+func StartGatewayFastPath(t testing.TB, yaml string, fast bool) *Gateway {
+	t.Helper()
+	return startGateway(t, yaml, !fast)
+}
+
+func startGateway(t testing.TB, yaml string, noFast bool) *Gateway {
+	t.Helper()
 	dir := t.TempDir()
 	path := dir + "/pylon.yaml"
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
@@ -40,7 +54,7 @@ func StartGateway(t testing.TB, yaml string) *Gateway {
 		lv = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: lv}))
-	g, err := app.Start(context.Background(), app.Options{ConfigPath: path, Log: log, Stdout: out})
+	g, err := app.Start(context.Background(), app.Options{ConfigPath: path, Log: log, Stdout: out, NoFastPath: noFast})
 	if err != nil {
 		t.Fatalf("starting pylon: %v", err)
 	}

@@ -105,6 +105,8 @@ type conn struct {
 	rdl, wdl   time.Time // read/write deadlines currently set on rwc
 	lastMethod string
 
+	fast *FastConn // Server.Fast's view of the connection, made for its first offer
+
 	inflight       atomic.Pointer[response] // request in progress, for Server.Close
 	state          atomic.Int32             // http.ConnState
 	newAt          int64                    // accept time, unix seconds
@@ -185,6 +187,14 @@ func (c *conn) serve(ctx context.Context) {
 		if d := s.ReadHeaderTimeout; d > 0 && !first {
 			c.setReadDeadline(time.Now().Add(d))
 		}
+		if s.Fast != nil {
+			if served, keep := c.serveFast(); served {
+				if !keep {
+					return
+				}
+				continue
+			}
+		}
 		req, err := c.readRequest()
 		if err != nil {
 			c.replyReadError(err)
@@ -245,13 +255,7 @@ func badRequest(text string) error { return statusError{http.StatusBadRequest, t
 // server adds on top of it.
 func (c *conn) readRequest() (*http.Request, error) {
 	if c.lastMethod == "POST" {
-		// RFC 7230 section 3: tolerate a CRLF after a POST body from old clients.
-		b, _ := c.br.Peek(c.br.Buffered())
-		n := 0
-		for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
-			n++
-		}
-		c.br.Discard(n)
+		c.skipPostCRLF()
 	}
 	if req := c.readPlainRequest(); req != nil {
 		return req, nil
@@ -291,6 +295,17 @@ func (c *conn) readRequest() (*http.Request, error) {
 		req.Body = http.NoBody
 	}
 	return req, nil
+}
+
+// skipPostCRLF drops the CR and LF bytes buffered at the start of the next request: RFC 7230
+// section 3 tolerates a CRLF after a POST body from old clients.
+func (c *conn) skipPostCRLF() {
+	b, _ := c.br.Peek(c.br.Buffered())
+	n := 0
+	for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
+		n++
+	}
+	c.br.Discard(n)
 }
 
 // readPlainRequest parses a request head that is already whole in the read buffer with

@@ -62,6 +62,21 @@
 //     http.Server with http2.ConfigureServer, and that server's Shutdown triggers the
 //     GOAWAYs.
 //
+// # Fast path
+//
+// A proxy spends much of a request's CPU building an http.Request and its Header maps.
+// With Server.Fast set, each request whose head is already whole in the read buffer is first
+// offered, raw, to the FastHandler (fast.go). It either declines, having written nothing,
+// and the request is parsed and served as usual, or serves it itself: it writes the whole
+// response (status line, fields, framing, body) through the connection's output buffer, and
+// the head is then dropped from the read buffer. A request it serves has no body. Its
+// FastConn is reused for each request on the connection, and the request's context is made
+// only when asked for, so such a request allocates nothing in this package. Otherwise it is
+// treated as a normal request: ConnState goes active then idle, Shutdown waits for it, Close
+// and a failed write cancel its context, the disconnect watcher probes it, and a panic
+// closes the connection. The connection closes after it when the handler calls SetClose,
+// when the server is shutting down, or when a write failed.
+//
 // # Differences from net/http's server
 //
 //   - No background read. A client that disconnects while a handler runs is noticed in

@@ -48,6 +48,7 @@ type response struct {
 	rctx       *requestContext
 	cancelFunc context.CancelFunc
 	body       reqBody
+	fast       *FastConn // set when this is a FastConn's stand-in for its requests
 
 	status        int
 	contentLength int64 // declared or computed; -1 unknown

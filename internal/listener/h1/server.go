@@ -42,6 +42,13 @@ type Server struct {
 	// connections only report StateNew and StateClosed (as net/http does for them).
 	ConnState func(net.Conn, http.ConnState)
 
+	// Fast, when set, is offered each request whose head is already whole in the
+	// connection's read buffer, before it is parsed (see FastHandler). A request it serves
+	// never becomes an http.Request; one it declines is parsed and served by Handler as
+	// usual. Server.Close, Shutdown, ConnState, the disconnect watcher and panic recovery
+	// treat a request in ServeFast as one running in Handler. nil: no fast path.
+	Fast FastHandler
+
 	// ErrorLog receives handler panics and misuse reports; nil means the log package.
 	ErrorLog *log.Logger
 

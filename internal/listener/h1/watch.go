@@ -9,13 +9,19 @@ import "time"
 // tick too (so running for at least about watchInterval) whose body has been read to its end
 // (or that has none) gets its socket probed with a non-blocking MSG_PEEK (peerGone). End of
 // file or a reset cancels the request's context. Bytes waiting (a pipelined request) are not
-// a disconnect, and nothing is consumed. Fast requests pay nothing: the watcher only reads the
+// a disconnect, and nothing is consumed. Short requests pay nothing: the watcher only reads the
 // in-flight pointer the connection publishes anyway (for Close) and a field it owns.
+//
+// A FastConn publishes the same stand-in response for each request it serves, so for those
+// the request's number on the connection (FastConn.seq) tells one request from the next, and
+// the cancellation goes to that number only (FastConn.cancelSeq): by then the connection may
+// be serving the next request.
 const watchInterval = 100 * time.Millisecond
 
 type watchItem struct {
-	c *conn
-	w *response
+	c   *conn
+	w   *response
+	seq uint64 // w.fast's request number
 }
 
 // startWatchLocked starts the watcher if it is not running. s.mu is held.
@@ -46,12 +52,25 @@ func (s *Server) watch() {
 			prev := c.watchSeen
 			c.watchSeen = w
 			if w == nil || w != prev || w.watchDone {
+				if w != nil && w.fast != nil {
+					w.fast.watchSeq = w.fast.seq.Load()
+				}
 				continue
+			}
+			var seq uint64
+			if f := w.fast; f != nil {
+				// Loaded after w: a request with this number began before this tick.
+				seq = f.seq.Load()
+				prevSeq := f.watchSeq
+				f.watchSeq = seq
+				if seq != prevSeq || seq == f.watchDoneSeq {
+					continue
+				}
 			}
 			if w.hasBody && !w.body.eof.Load() {
 				continue // the client may still be sending the body: as net/http, wait for it
 			}
-			items = append(items, watchItem{c, w})
+			items = append(items, watchItem{c, w, seq})
 		}
 		s.mu.Unlock()
 
@@ -70,8 +89,13 @@ func (s *Server) watch() {
 			}
 			// Still tracked (Hijack untracks under s.mu) and still the same request.
 			if _, ok := s.conns[it.c]; ok && it.c.inflight.Load() == it.w {
-				it.w.watchDone = true
-				it.w.cancel()
+				if f := it.w.fast; f != nil {
+					f.watchDoneSeq = it.seq
+					f.cancelSeq(it.seq)
+				} else {
+					it.w.watchDone = true
+					it.w.cancel()
+				}
 			}
 		}
 		s.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 )
 
 // benchServer is a minimal HTTP/1.1 server: it answers every request head on a connection
@@ -145,6 +146,60 @@ func stdTransport() *http.Transport {
 func BenchmarkRoundTripKeepAlive(b *testing.B) { benchKeepAlive(b, &Transport{}) }
 
 func BenchmarkStdTransportKeepAlive(b *testing.B) { benchKeepAlive(b, stdTransport()) }
+
+// benchRawHead is benchRequest's head as the proxy's fast path builds it for RoundTripRaw.
+var benchRawHead = []byte("GET /v1/models HTTP/1.1\r\nHost: api.example.com\r\nAccept: */*\r\n" +
+	"X-Request-Id: 0f3c1a9e-5b7d-4e21-9c8a-2d6f4b1e7a90\r\nX-Forwarded-For: 10.1.2.3\r\n\r\n")
+
+func rawRoundTripOnce(b *testing.B, tr *Transport, addr string, deadline time.Time, resp *RawResponse, buf []byte) {
+	if err := tr.RoundTripRaw(context.Background(), addr, benchRawHead, true, deadline, resp); err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for {
+		m, err := resp.Read(buf)
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	resp.Close()
+	if n != 13 {
+		b.Fatalf("body of %d bytes", n)
+	}
+}
+
+// BenchmarkRoundTripRawKeepAlive is BenchmarkRoundTripKeepAlive with RoundTripRaw: the same
+// request and response as bytes, a reused RawResponse.
+func BenchmarkRoundTripRawKeepAlive(b *testing.B) {
+	addr := benchServer(b)
+	tr := &Transport{}
+	var resp RawResponse
+	buf := make([]byte, 512)
+	rawRoundTripOnce(b, tr, addr, time.Time{}, &resp, buf) // connect outside the measurement
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		rawRoundTripOnce(b, tr, addr, time.Time{}, &resp, buf)
+	}
+}
+
+// BenchmarkRoundTripRawKeepAliveDeadline adds a deadline (the connection's re-armed timer).
+func BenchmarkRoundTripRawKeepAliveDeadline(b *testing.B) {
+	addr := benchServer(b)
+	tr := &Transport{}
+	var resp RawResponse
+	buf := make([]byte, 512)
+	rawRoundTripOnce(b, tr, addr, time.Now().Add(time.Minute), &resp, buf)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		rawRoundTripOnce(b, tr, addr, time.Now().Add(time.Minute), &resp, buf)
+	}
+}
 
 func BenchmarkRoundTripKeepAliveParallel(b *testing.B) { benchKeepAliveParallel(b, &Transport{}) }
 

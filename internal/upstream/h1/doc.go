@@ -67,4 +67,16 @@
 // handed over as they are, are watched in place through their NotifyCancel method,
 // without context.AfterFunc's allocations. After a 101 Switching Protocols response the connection belongs to
 // the caller and the context no longer governs it.
+//
+// # Raw exchanges
+//
+// RoundTripRaw is the proxy's fast path: it takes the request head as bytes, built by
+// the caller (no body), and returns the response head as bytes in a RawResponse that the
+// caller reuses, whose Read de-chunks the body. No http.Request, http.Response or header
+// map is built: the response head is validated and its framing read by
+// h1head.ScanResponse (net/http's rules, refusing a few forms a proxy must not pass on),
+// interim responses are skipped and a 101 is an error. Everything else is RoundTrip's:
+// the pool, the retry rule (the caller says whether the request is idempotent), the
+// deadline timer of RoundTripTimeout, cancellation, the reuse rules, Close's cheap drain.
+// A keep-alive exchange allocates nothing.
 package h1
