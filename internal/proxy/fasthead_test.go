@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -163,4 +164,19 @@ func FuzzScanRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAppendRequestID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := string(appendRequestID(nil))
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 4 || u.Variant() != uuid.RFC4122 || u.String() != id {
+			t.Fatalf("%q: not a canonical version 4 UUID (%v)", id, err)
+		}
+		if seen[id] {
+			t.Fatalf("%q drawn twice", id)
+		}
+		seen[id] = true
+	}
 }
