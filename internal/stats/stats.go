@@ -9,7 +9,9 @@
 package stats
 
 import (
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,18 +46,21 @@ type Registry struct {
 	clusters  map[string]*Cluster
 }
 
+// The series every request touches are striped (striped.go); the others are client_golang's.
 type httpVecs struct {
-	cxTotal, rqTotal, rqHTTP1, rqHTTP2, noRoute, noCluster, rqRedirect, rqDirect, rqTimeout, rxReset, txReset *prometheus.CounterVec
-	rqFast                                                                                                    *prometheus.CounterVec
-	rqXX                                                                                                      *prometheus.CounterVec
-	cxActive, rqActive                                                                                        *prometheus.GaugeVec
-	rqTime                                                                                                    *prometheus.HistogramVec
+	cxTotal, rqHTTP2, noRoute, noCluster, rqRedirect, rqDirect, rqTimeout, rxReset, txReset *prometheus.CounterVec
+	rqTotal, rqHTTP1, rqFast, rqXX                                                          counterVec
+	cxActive                                                                                *prometheus.GaugeVec
+	rqActive                                                                                gaugeVec
+	rqTime                                                                                  observerVec
 }
 
 type clusterVecs struct {
-	rqTotal, cxTotal, cxConnectFail, cxConnectTimeout, rqTimeout, cxDestroy, rqXX, rqCode, rqReset *prometheus.CounterVec
-	rqActive, cxActive, membershipTotal, membershipHealthy                                         *prometheus.GaugeVec
-	rqTime                                                                                         *prometheus.HistogramVec
+	cxTotal, cxConnectFail, cxConnectTimeout, rqTimeout, cxDestroy, rqReset *prometheus.CounterVec
+	rqTotal, rqXX, rqCode                                                   counterVec
+	cxActive, membershipTotal, membershipHealthy                            *prometheus.GaugeVec
+	rqActive                                                                gaugeVec
+	rqTime                                                                  observerVec
 }
 
 // New creates a registry with the Go runtime and process collectors and every Pylon family.
@@ -72,12 +77,17 @@ func New() *Registry {
 		r.reg.MustRegister(v)
 		return v
 	}
+	hcs := func(name, help string) counterVec {
+		v := newStripedCounterVec("envoy_http_"+name, help, labelHTTP)
+		r.reg.MustRegister(v)
+		return v
+	}
 	r.http = httpVecs{
 		cxTotal:    hc("downstream_cx_total", "Downstream connections accepted."),
-		rqTotal:    hc("downstream_rq_total", "Downstream requests."),
-		rqHTTP1:    hc("downstream_rq_http1_total", "Downstream HTTP/1.x requests."),
+		rqTotal:    hcs("downstream_rq_total", "Downstream requests."),
+		rqHTTP1:    hcs("downstream_rq_http1_total", "Downstream HTTP/1.x requests."),
 		rqHTTP2:    hc("downstream_rq_http2_total", "Downstream HTTP/2 requests."),
-		rqFast:     hc("downstream_rq_fast_path_total", "Downstream requests forwarded by Pylon's fast path (from their raw bytes; not an Envoy stat)."),
+		rqFast:     hcs("downstream_rq_fast_path_total", "Downstream requests forwarded by Pylon's fast path (from their raw bytes; not an Envoy stat)."),
 		noRoute:    hc("no_route", "Requests that matched no route."),
 		noCluster:  hc("no_cluster", "Requests whose route named a cluster that does not exist."),
 		rqRedirect: hc("rq_redirect", "Requests answered with a redirect."),
@@ -86,11 +96,12 @@ func New() *Registry {
 		rxReset:    hc("downstream_rq_rx_reset", "Requests reset by the client."),
 		txReset:    hc("downstream_rq_tx_reset", "Requests reset by Pylon."),
 		cxActive:   hg("downstream_cx_active", "Open downstream connections."),
-		rqActive:   hg("downstream_rq_active", "Downstream requests in flight."),
 	}
-	r.http.rqXX = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "envoy_http_downstream_rq_xx", Help: "Downstream responses by status class."}, []string{labelClass, labelHTTP})
-	r.http.rqTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "envoy_http_downstream_rq_time", Help: "Request time, first byte in to last byte out, in milliseconds.", Buckets: EnvoyBuckets}, []string{labelHTTP})
-	r.reg.MustRegister(r.http.rqXX, r.http.rqTime)
+	httpActive := newStripedGaugeVec("envoy_http_downstream_rq_active", "Downstream requests in flight.", labelHTTP)
+	httpXX := newStripedCounterVec("envoy_http_downstream_rq_xx", "Downstream responses by status class.", labelClass, labelHTTP)
+	httpTime := newStripedHistogramVec("envoy_http_downstream_rq_time", "Request time, first byte in to last byte out, in milliseconds.", EnvoyBuckets, labelHTTP)
+	r.reg.MustRegister(httpActive, httpXX, httpTime)
+	r.http.rqActive, r.http.rqXX, r.http.rqTime = httpActive, httpXX, httpTime
 
 	cc := func(name, help string) *prometheus.CounterVec {
 		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "envoy_cluster_" + name, Help: help}, []string{labelCluster})
@@ -103,22 +114,23 @@ func New() *Registry {
 		return v
 	}
 	r.cluster = clusterVecs{
-		rqTotal:           cc("upstream_rq_total", "Upstream requests."),
 		cxTotal:           cc("upstream_cx_total", "Upstream connections opened."),
 		cxConnectFail:     cc("upstream_cx_connect_fail", "Upstream connect failures."),
 		cxConnectTimeout:  cc("upstream_cx_connect_timeout", "Upstream connect timeouts."),
 		cxDestroy:         cc("upstream_cx_destroy", "Upstream connections closed."),
 		rqTimeout:         cc("upstream_rq_timeout", "Upstream requests that hit the route timeout."),
 		rqReset:           cc("upstream_rq_rx_reset", "Upstream requests reset by the upstream before a complete response."),
-		rqActive:          cg("upstream_rq_active", "Upstream requests in flight."),
 		cxActive:          cg("upstream_cx_active", "Open upstream connections."),
 		membershipTotal:   cg("membership_total", "Endpoints in the cluster."),
 		membershipHealthy: cg("membership_healthy", "Healthy endpoints in the cluster."),
 	}
-	r.cluster.rqXX = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "envoy_cluster_upstream_rq_xx", Help: "Upstream responses by status class."}, []string{labelClass, labelCluster})
-	r.cluster.rqCode = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "envoy_cluster_upstream_rq", Help: "Upstream responses by status code."}, []string{labelCode, labelCluster})
-	r.cluster.rqTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "envoy_cluster_upstream_rq_time", Help: "Upstream request time to response headers, in milliseconds.", Buckets: EnvoyBuckets}, []string{labelCluster})
-	r.reg.MustRegister(r.cluster.rqXX, r.cluster.rqCode, r.cluster.rqTime)
+	clTotal := newStripedCounterVec("envoy_cluster_upstream_rq_total", "Upstream requests.", labelCluster)
+	clActive := newStripedGaugeVec("envoy_cluster_upstream_rq_active", "Upstream requests in flight.", labelCluster)
+	clXX := newStripedCounterVec("envoy_cluster_upstream_rq_xx", "Upstream responses by status class.", labelClass, labelCluster)
+	clCode := newStripedCounterVec("envoy_cluster_upstream_rq", "Upstream responses by status code.", labelCode, labelCluster)
+	clTime := newStripedHistogramVec("envoy_cluster_upstream_rq_time", "Upstream request time to response headers, in milliseconds.", EnvoyBuckets, labelCluster)
+	r.reg.MustRegister(clTotal, clActive, clXX, clCode, clTime)
+	r.cluster.rqTotal, r.cluster.rqActive, r.cluster.rqXX, r.cluster.rqCode, r.cluster.rqTime = clTotal, clActive, clXX, clCode, clTime
 	r.res = newResilienceVecs(r.reg)
 	r.health = newHealthVecs(r.reg)
 	return r
@@ -183,11 +195,11 @@ type Cluster struct {
 	Resilience                                                                       // retries, timeouts, circuit breakers
 
 	name   string
-	vec    *prometheus.CounterVec
+	vec    counterVec
 	rqXX   [6]prometheus.Counter
 	rqTime prometheus.Observer
-	mu     sync.RWMutex
-	codes  map[int]prometheus.Counter
+	mu     sync.Mutex                                 // serializes additions to codes
+	codes  atomic.Pointer[map[int]prometheus.Counter] // copy on write: read without locking
 }
 
 // Cluster returns the metrics of the named cluster.
@@ -205,7 +217,7 @@ func (r *Registry) Cluster(name string) *Cluster {
 		RqReset: v.rqReset.WithLabelValues(name), RqActive: v.rqActive.WithLabelValues(name),
 		CxActive: v.cxActive.WithLabelValues(name), MembershipTotal: v.membershipTotal.WithLabelValues(name),
 		MembershipHealthy: v.membershipHealthy.WithLabelValues(name), rqTime: v.rqTime.WithLabelValues(name),
-		name: name, vec: v.rqCode, codes: map[int]prometheus.Counter{},
+		name: name, vec: v.rqCode,
 		Resilience: r.res.cluster(name),
 	}
 	for k := 1; k <= 5; k++ {
@@ -225,18 +237,26 @@ func (c *Cluster) Response(status int, d time.Duration) {
 }
 
 func (c *Cluster) code(status int) prometheus.Counter {
-	c.mu.RLock()
-	ctr, ok := c.codes[status]
-	c.mu.RUnlock()
-	if ok {
-		return ctr
+	if m := c.codes.Load(); m != nil {
+		if ctr, ok := (*m)[status]; ok {
+			return ctr
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if ctr, ok = c.codes[status]; !ok {
-		ctr = c.vec.WithLabelValues(itoa3(status), c.name)
-		c.codes[status] = ctr
+	old := c.codes.Load()
+	if old != nil {
+		if ctr, ok := (*old)[status]; ok {
+			return ctr
+		}
 	}
+	m := make(map[int]prometheus.Counter, 1)
+	if old != nil {
+		maps.Copy(m, *old)
+	}
+	ctr := c.vec.WithLabelValues(itoa3(status), c.name)
+	m[status] = ctr
+	c.codes.Store(&m)
 	return ctr
 }
 
