@@ -44,6 +44,7 @@ type FastConn struct {
 	ctx       context.Context    // made by Context; nil until then
 	rctx      *requestContext    // ctx, when it is a requestContext
 	cancelCtx context.CancelFunc // ctx's, when it is context.WithCancel's
+	spare     *requestContext    // the last request's context, reused when nothing could see it
 
 	// Disconnect watcher only, under Server.mu: the request seen in flight at its last
 	// tick, and the request it canceled last.
@@ -113,7 +114,10 @@ func (fc *FastConn) Closing() bool { return fc.c.s.shuttingDown() }
 // client goes away while ServeFast runs (a failed write, or the disconnect watcher for a
 // request in flight for about 100-200ms), by Server.Close, and when ServeFast returns. It is
 // the context a normal request gets (NotifyCancel and AttachValue included), with the
-// connection's values (http.ServerContextKey, http.LocalAddrContextKey).
+// connection's values (http.ServerContextKey, http.LocalAddrContextKey). It must not be used
+// after ServeFast returns: one that nothing waited on (no Done channel, no NotifyCancel or
+// AfterFunc registration left) is not canceled then but reused for the next request, which
+// saves an allocation per request.
 func (fc *FastConn) Context() context.Context {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
@@ -122,7 +126,12 @@ func (fc *FastConn) Context() context.Context {
 		if c.ctxDone {
 			fc.ctx, fc.cancelCtx = context.WithCancel(c.ctx)
 		} else {
-			fc.rctx = &requestContext{Context: c.ctx}
+			if fc.rctx = fc.spare; fc.rctx != nil {
+				fc.spare = nil
+				fc.rctx.err, fc.rctx.key, fc.rctx.val = nil, nil, nil
+			} else {
+				fc.rctx = &requestContext{Context: c.ctx}
+			}
 			fc.ctx = fc.rctx
 		}
 		if fc.canceled {
@@ -149,6 +158,22 @@ func (fc *FastConn) begin() {
 	fc.canceled = false
 	fc.ctx, fc.rctx, fc.cancelCtx = nil, nil, nil
 	fc.mu.Unlock()
+}
+
+// end ends the request's context when ServeFast returns. A requestContext that nothing
+// waits on (no Done channel, no NotifyCancel or AfterFunc registration) cannot be seen to end:
+// it is kept for the connection's next request instead, which then allocates nothing. (The
+// handler must not keep the context past ServeFast.) Any other is canceled.
+func (fc *FastConn) end() {
+	fc.mu.Lock()
+	if r := fc.rctx; r != nil && !fc.canceled && r.idle() {
+		fc.canceled = true // late cancels of this request are ignored
+		fc.spare = r
+		fc.mu.Unlock()
+		return
+	}
+	fc.mu.Unlock()
+	fc.cancel()
 }
 
 // cancel cancels the current request's context (w.cancel). Server.Close may call it late,
@@ -206,7 +231,7 @@ func (c *conn) serveFast() (served, keep bool) {
 	c.inflight.Store(&fc.w)
 	ok, panicked := c.runFast(fc, b[:n:n])
 	c.inflight.Store(nil)
-	fc.cancel()
+	fc.end()
 	c.cur = nil
 	switch {
 	case panicked:

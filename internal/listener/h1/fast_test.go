@@ -334,6 +334,9 @@ func TestFastContext(t *testing.T) {
 					if fc.Context() != ctx {
 						panic("Context changed within a request")
 					}
+					if strings.Contains(string(head), "wait") {
+						ctx.Done() // something waits on it: it is canceled when ServeFast returns
+					}
 					_, notifier := ctx.(interface{ NotifyCancel(func()) bool })
 					got <- seen{ctx, ctx.Err(), fc.RemoteAddr(), fc.LocalAddr(),
 						ctx.Value(http.LocalAddrContextKey).(net.Addr), ctx.Value(http.ServerContextKey), notifier}
@@ -343,7 +346,7 @@ func TestFastContext(t *testing.T) {
 			})
 			c := ts.dial(t)
 			br := bufio.NewReader(c)
-			io.WriteString(c, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+			io.WriteString(c, "GET /fast?wait HTTP/1.1\r\nHost: x\r\n\r\n")
 			readResp(t, br, "GET")
 			s := <-got
 			if s.errInFast != nil {
@@ -366,11 +369,23 @@ func TestFastContext(t *testing.T) {
 			if s.notifier == cancelableBase {
 				t.Fatalf("NotifyCancel offered: %v", s.notifier)
 			}
-			// The next request gets a new context.
+			// The next request gets a new context: the last one was canceled.
 			io.WriteString(c, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
 			readResp(t, br, "GET")
-			if s2 := <-got; s2.ctx == s.ctx || s2.errInFast != nil {
+			s2 := <-got
+			if s2.ctx == s.ctx || s2.errInFast != nil {
 				t.Fatalf("context reused (%v) or canceled (%v)", s2.ctx == s.ctx, s2.errInFast)
+			}
+			// Nothing waited on that one: the next request reuses it, live (a cancelable base
+			// gets context.WithCancel's context, never reused).
+			io.WriteString(c, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+			readResp(t, br, "GET")
+			s3 := <-got
+			if (s3.ctx == s2.ctx) == cancelableBase || s3.errInFast != nil {
+				t.Fatalf("context reused: %v (cancelable base %v), canceled: %v", s3.ctx == s2.ctx, cancelableBase, s3.errInFast)
+			}
+			if s3.srv == nil || s3.ctxLoc.String() != ts.addr {
+				t.Fatal("reused context lost the connection's values")
 			}
 		})
 	}

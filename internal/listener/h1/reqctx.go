@@ -145,3 +145,11 @@ func (c *requestContext) AfterFunc(f func()) (stop func() bool) {
 }
 
 func (c *requestContext) String() string { return "h1.requestContext" }
+
+// idle reports that nothing waits on c: no Done channel was made and no NotifyCancel or
+// AfterFunc registration is pending, so its cancellation could not be observed but by Err.
+func (c *requestContext) idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done == nil && c.notify == nil && len(c.afters) == 0 && c.err == nil
+}
