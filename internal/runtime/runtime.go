@@ -80,18 +80,19 @@ func serverName(name string) string {
 	return name
 }
 
-// acquireCurrent pins the current snapshot for one request.
-func (rt *Runtime) acquireCurrent() *Snapshot {
+// acquireCurrent pins the current snapshot for one request; pass the stripe it returns to the
+// snapshot's release.
+func (rt *Runtime) acquireCurrent() (*Snapshot, int) {
 	for {
 		s := rt.cur.Load()
 		if s == nil {
-			return nil
+			return nil, 0
 		}
-		s.acquire()
+		i := s.acquire()
 		if rt.cur.Load() == s {
-			return s
+			return s, i
 		}
-		s.release()
+		s.release(i)
 	}
 }
 
@@ -307,12 +308,12 @@ func (t tlsServer) Serve(ln net.Listener) error { return t.Server.ServeTLS(ln, "
 // listenerHandler serves a listener from whichever snapshot is current when a request starts.
 func (rt *Runtime) listenerHandler(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		snap := rt.acquireCurrent()
+		snap, ref := rt.acquireCurrent()
 		if snap == nil {
 			http.Error(w, "pylon is starting", http.StatusServiceUnavailable)
 			return
 		}
-		defer snap.release()
+		defer snap.release(ref)
 		l := snap.Listeners[name]
 		if l == nil {
 			// The listener was removed by a reload; this connection predates it.
@@ -339,11 +340,11 @@ type fastHandler struct {
 }
 
 func (f fastHandler) ServeFast(fc *h1.FastConn, head []byte) bool {
-	snap := f.rt.acquireCurrent()
+	snap, ref := f.rt.acquireCurrent()
 	if snap == nil {
 		return false
 	}
-	defer snap.release()
+	defer snap.release(ref)
 	l := snap.Listeners[f.name]
 	return l != nil && l.ServeFast(fc, head)
 }
@@ -380,11 +381,11 @@ const retireGrace = time.Second
 
 // ReopenLogs reopens the access log files of the current snapshot (log rotation).
 func (rt *Runtime) ReopenLogs() error {
-	snap := rt.acquireCurrent()
+	snap, ref := rt.acquireCurrent()
 	if snap == nil {
 		return nil
 	}
-	defer snap.release()
+	defer snap.release(ref)
 	var errs []error
 	for _, lg := range snap.logs {
 		if err := lg.Reopen(); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/pylon-gateway/pylon/internal/router"
 	"github.com/pylon-gateway/pylon/internal/stats"
 	"github.com/pylon-gateway/pylon/internal/store"
+	"github.com/pylon-gateway/pylon/internal/stripe"
 )
 
 // Snapshot is one immutable, live version of the config.
@@ -39,7 +40,10 @@ type Snapshot struct {
 
 	logs []*accesslog.Logger
 
-	refs    atomic.Int64
+	refs [stripe.N]struct {
+		n atomic.Int64
+		_ [56]byte
+	}
 	retired atomic.Bool
 	cleanup sync.Once
 }
@@ -307,20 +311,39 @@ func listenerTLS(lc *config.Listener) (*tls.Config, error) {
 // Discard releases a snapshot that was built but never served (pylon validate).
 func (s *Snapshot) Discard() { s.close() }
 
-// acquire and release count the requests running on the snapshot.
-func (s *Snapshot) acquire() { s.refs.Add(1) }
+// acquire and release count the requests running on the snapshot, on striped counters
+// (every request does it: one shared counter would bounce between cores). acquire returns the
+// stripe that release must be given.
+func (s *Snapshot) acquire() int {
+	i := stripe.Index()
+	s.refs[i].n.Add(1)
+	return i
+}
 
-func (s *Snapshot) release() {
-	if s.refs.Add(-1) <= 0 && s.retired.Load() {
+func (s *Snapshot) release(i int) {
+	s.refs[i].n.Add(-1)
+	if s.retired.Load() && s.inUse() <= 0 {
 		s.close()
 	}
+}
+
+// inUse is the number of requests on the snapshot. Its stripes are read one by one: a request
+// that joins meanwhile finds the snapshot no longer current (acquireCurrent checks after
+// acquiring) and leaves it, so a retired snapshot never closes under a request that uses it.
+func (s *Snapshot) inUse() int64 {
+	var n int64
+	for i := range s.refs {
+		n += s.refs[i].n.Load()
+	}
+	return n
 }
 
 // retire marks the snapshot replaced; it closes as soon as no request uses it.
 func (s *Snapshot) retire() {
 	s.retired.Store(true)
-	s.acquire()
-	s.release()
+	if s.inUse() <= 0 {
+		s.close()
+	}
 }
 
 func (s *Snapshot) close() {

@@ -6,10 +6,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/pylon-gateway/pylon/internal/stripe"
 )
 
 // Striped metrics are for the series every request touches (request totals, status classes,
@@ -17,17 +18,9 @@ import (
 // under load the cache line moves between cores on each request, which costs more than all the
 // rest of the counting. A striped metric keeps nStripes cells on separate cache lines, picks
 // one by the calling goroutine's stack address (goroutines serving different connections
-// mostly land on different cells) and sums the cells when scraped.
+// mostly land on different cells; package stripe) and sums the cells when scraped.
 
-const nStripes = 8
-
-// stripe picks a cell for the calling goroutine: stacks of different goroutines lie apart in
-// memory, so the address of a local variable tells goroutines apart for free.
-func stripe() int {
-	var x byte
-	p := uintptr(unsafe.Pointer(&x))
-	return int((p>>13)^(p>>16)^(p>>19)) & (nStripes - 1)
-}
+const nStripes = stripe.N
 
 type cell struct {
 	n atomic.Uint64
@@ -42,14 +35,14 @@ type stripedCounter struct {
 	frac  atomic.Uint64 // float64 bits of the non-integer adds (rare)
 }
 
-func (c *stripedCounter) Inc() { c.cells[stripe()].n.Add(1) }
+func (c *stripedCounter) Inc() { c.cells[stripe.Index()].n.Add(1) }
 
 func (c *stripedCounter) Add(v float64) {
 	if v < 0 {
 		panic("stats: counter cannot decrease")
 	}
 	if i := uint64(v); float64(i) == v {
-		c.cells[stripe()].n.Add(i)
+		c.cells[stripe.Index()].n.Add(i)
 		return
 	}
 	addFloat(&c.frac, v)
@@ -81,11 +74,11 @@ type stripedGauge struct {
 	frac  atomic.Uint64
 }
 
-func (g *stripedGauge) Inc() { g.cells[stripe()].n.Add(1) }
-func (g *stripedGauge) Dec() { g.cells[stripe()].n.Add(^uint64(0)) }
+func (g *stripedGauge) Inc() { g.cells[stripe.Index()].n.Add(1) }
+func (g *stripedGauge) Dec() { g.cells[stripe.Index()].n.Add(^uint64(0)) }
 func (g *stripedGauge) Add(v float64) {
 	if i := int64(v); float64(i) == v {
-		g.cells[stripe()].n.Add(uint64(i))
+		g.cells[stripe.Index()].n.Add(uint64(i))
 		return
 	}
 	addFloat(&g.frac, v)
@@ -144,7 +137,7 @@ func newStripedHistogram(desc *prometheus.Desc, bounds []float64, lvs []string) 
 
 func (h *stripedHistogram) Observe(v float64) {
 	b := sort.SearchFloat64s(h.bounds, v) // the first bound >= v: Prometheus buckets are "le"
-	s := h.stripes[stripe()]
+	s := h.stripes[stripe.Index()]
 	s.buckets[b].Add(1)
 	addFloat(&s.sum, v)
 }

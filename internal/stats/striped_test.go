@@ -73,24 +73,6 @@ func expose(t *testing.T, g prometheus.Gatherer) string {
 	return b.String()
 }
 
-func TestStripeSpreads(t *testing.T) {
-	seen := map[int]bool{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range 64 {
-		wg.Go(func() {
-			s := stripe()
-			mu.Lock()
-			seen[s] = true
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if len(seen) < nStripes/2 {
-		t.Errorf("64 goroutines used %d of %d stripes", len(seen), nStripes)
-	}
-}
-
 func BenchmarkStripedCounterParallel(b *testing.B) {
 	c := newStripedCounterVec("c_total", "help", "l").WithLabelValues("a")
 	b.ReportAllocs()
