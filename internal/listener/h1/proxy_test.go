@@ -114,6 +114,8 @@ func TestConcurrentClients(t *testing.T) {
 			c.SetDeadline(time.Now().Add(20 * time.Second))
 			br := bufio.NewReader(c)
 			rng := rand.New(rand.NewPCG(uint64(g), 1))
+			wrote := make(chan struct{})
+			close(wrote)
 			for i := range 60 {
 				var req, want string
 				n := rng.IntN(20000)
@@ -130,7 +132,15 @@ func TestConcurrentClients(t *testing.T) {
 					req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 					want = "ok"
 				}
-				go io.WriteString(c, req)
+				// The write goes on while the response is read (a server may answer before it
+				// reads the whole body); the next request starts only once it is done, so two
+				// requests' bytes never interleave.
+				<-wrote
+				wrote = make(chan struct{})
+				go func(done chan struct{}) {
+					defer close(done)
+					io.WriteString(c, req)
+				}(wrote)
 				resp, err := http.ReadResponse(br, nil)
 				if err != nil {
 					errs <- fmt.Errorf("conn %d req %d: %v", g, i, err)
