@@ -65,7 +65,7 @@ func ParseRequest(head []byte) (req *http.Request, ok bool) {
 		return nil, false
 	}
 	method := line[:sp1]
-	if !isToken(method) {
+	if !IsToken(method) {
 		return nil, false
 	}
 	target := line[sp1+1:]
@@ -241,9 +241,9 @@ func (f *fields) parse(s string, isReq bool) bool {
 			switch {
 			case f.keepAlive || f.close:
 				return false
-			case equalFold(v, "keep-alive"):
+			case EqualFold(v, "keep-alive"):
 				f.keepAlive = true
-			case equalFold(v, "close") && !isReq:
+			case EqualFold(v, "close") && !isReq:
 				f.close = true
 			default:
 				return false
@@ -328,22 +328,6 @@ func parseContentLength(v string) int64 {
 	return n
 }
 
-func equalFold(s, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // parseOriginForm builds the URL net/url.ParseRequestURI returns for an origin-form target
 // whose path needs no unescaping: '/' followed by characters net/url keeps as they are in a
 // path. The query is taken as it is (control bytes excluded, as net/url does).
@@ -397,18 +381,6 @@ func alnumAnd(extra string) (t [256]bool) {
 		t[c] = true
 	}
 	return t
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenByte[s[i]] {
-			return false
-		}
-	}
-	return true
 }
 
 func internMethod(m string) string {

@@ -102,7 +102,7 @@ func ScanResponse(head []byte, headReq bool) (r ResponseInfo, ok bool) {
 		}
 		switch len(name) {
 		case len("Content-Length"):
-			if !equalFoldBytes(name, "content-length") {
+			if !EqualFold(name, "content-length") {
 				break
 			}
 			if clValue != nil {
@@ -116,17 +116,17 @@ func ScanResponse(head []byte, headReq bool) (r ResponseInfo, ok bool) {
 				return r, false
 			}
 		case len("Transfer-Encoding"):
-			if equalFoldBytes(name, "transfer-encoding") {
+			if EqualFold(name, "transfer-encoding") {
 				te++
-				chunked = equalFoldBytes(value, "chunked")
+				chunked = EqualFold(value, "chunked")
 			}
 		case len("Connection"):
-			if equalFoldBytes(name, "connection") {
+			if EqualFold(name, "connection") {
 				connClose = connClose || ContainsToken(value, "close")
 				keepAlive = keepAlive || ContainsToken(value, "keep-alive")
 			}
 		case len("Trailer"):
-			if equalFoldBytes(name, "trailer") {
+			if EqualFold(name, "trailer") {
 				badTrailerKey = badTrailerKey || ContainsToken(value, "content-length") ||
 					ContainsToken(value, "transfer-encoding") || ContainsToken(value, "trailer")
 			}
@@ -202,9 +202,9 @@ func ContainsToken(v []byte, token string) bool {
 	for {
 		comma := bytes.IndexByte(v, ',')
 		if comma < 0 {
-			return equalFoldBytes(trimOWS(v), token)
+			return EqualFold(trimOWS(v), token)
 		}
-		if equalFoldBytes(trimOWS(v[:comma]), token) {
+		if EqualFold(trimOWS(v[:comma]), token) {
 			return true
 		}
 		v = v[comma+1:]
@@ -221,16 +221,30 @@ func trimOWS(b []byte) []byte {
 	return b
 }
 
-// equalFoldBytes compares b with lower, which is lower-case ASCII, without regard to case.
-func equalFoldBytes(b []byte, lower string) bool {
-	if len(b) != len(lower) {
+// EqualFold reports whether s equals lower, which is lower-case ASCII, ignoring ASCII case.
+func EqualFold[S string | []byte](s S, lower string) bool {
+	if len(s) != len(lower) {
 		return false
 	}
-	for i, c := range b {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
 		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// IsToken reports whether s is a non-empty token (RFC 9110 5.6.2): a valid method or field name.
+func IsToken[S string | []byte](s S) bool {
+	if len(s) == 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tokenByte[s[i]] {
 			return false
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pylon-gateway/pylon/internal/h1head"
 	"github.com/pylon-gateway/pylon/internal/listener/h1"
 	"github.com/pylon-gateway/pylon/internal/stream"
 	uh1 "github.com/pylon-gateway/pylon/internal/upstream/h1"
@@ -291,40 +292,40 @@ func copyResponseFields(out, rest []byte, chunked, head bool, status int, dropNa
 		drop := false
 		switch len(name) {
 		case 2:
-			drop = foldEq(name, "te")
+			drop = h1head.EqualFold(name, "te")
 		case 4:
-			date = date || foldEq(name, "date")
+			date = date || h1head.EqualFold(name, "date")
 		case 6:
-			drop = foldEq(name, "server")
+			drop = h1head.EqualFold(name, "server")
 		case 7:
-			drop = foldEq(name, "upgrade") || foldEq(name, "trailer") && !chunked
+			drop = h1head.EqualFold(name, "upgrade") || h1head.EqualFold(name, "trailer") && !chunked
 		case 10:
 			switch {
-			case foldEq(name, "connection"):
+			case h1head.EqualFold(name, "connection"):
 				drop = true
 				if !named {
 					v, _ := fieldValue(line[colon+1:])
-					named = !foldEq(v, "close") && !foldEq(v, "keep-alive")
+					named = !h1head.EqualFold(v, "close") && !h1head.EqualFold(v, "keep-alive")
 				}
-			case foldEq(name, "keep-alive"):
+			case h1head.EqualFold(name, "keep-alive"):
 				drop = true
 			}
 		case 12:
-			if foldEq(name, "content-type") {
-				if v, _ := fieldValue(line[colon+1:]); len(v) >= 17 && foldEq(v[:17], "text/event-stream") {
+			if h1head.EqualFold(name, "content-type") {
+				if v, _ := fieldValue(line[colon+1:]); len(v) >= 17 && h1head.EqualFold(v[:17], "text/event-stream") {
 					flushEach = true
 				}
 			}
 		case 14:
-			drop = foldEq(name, "content-length") && status != http.StatusNotModified && !head
+			drop = h1head.EqualFold(name, "content-length") && status != http.StatusNotModified && !head
 		case 16:
-			drop = foldEq(name, "proxy-connection")
+			drop = h1head.EqualFold(name, "proxy-connection")
 		case 17:
-			drop = foldEq(name, "transfer-encoding")
+			drop = h1head.EqualFold(name, "transfer-encoding")
 		case 18, 19:
-			drop = foldEq(name, "proxy-authenticate") || foldEq(name, "proxy-authorization")
+			drop = h1head.EqualFold(name, "proxy-authenticate") || h1head.EqualFold(name, "proxy-authorization")
 		case 29:
-			drop = foldEq(name, "x-envoy-upstream-service-time")
+			drop = h1head.EqualFold(name, "x-envoy-upstream-service-time")
 		}
 		if !drop && dropNamed {
 			drop = namedByConnection(rest, name)
@@ -347,7 +348,7 @@ func namedByConnection(rest, name []byte) bool {
 		}
 		r = more
 		colon := indexByte(line, ':')
-		if colon <= 0 || !foldEq(line[:colon], "connection") {
+		if colon <= 0 || !h1head.EqualFold(line[:colon], "connection") {
 			continue
 		}
 		for v := line[colon+1:]; len(v) > 0; {

@@ -3,6 +3,8 @@ package proxy
 import (
 	"unsafe"
 
+	"github.com/pylon-gateway/pylon/internal/h1head"
+
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -63,7 +65,7 @@ func scanRequest(head []byte, fr *fastRequest, dst []byte, dropForwarded bool) (
 			return dst, len(rest) == 0 && hostSeen
 		}
 		colon := indexByte(line, ':')
-		if colon <= 0 || !isTokenBytes(line[:colon]) {
+		if colon <= 0 || !h1head.IsToken(line[:colon]) {
 			return dst, false
 		}
 		name := line[:colon]
@@ -74,11 +76,11 @@ func scanRequest(head []byte, fr *fastRequest, dst []byte, dropForwarded bool) (
 		keep := true
 		switch len(name) {
 		case 2:
-			if foldEq(name, "te") {
+			if h1head.EqualFold(name, "te") {
 				return dst, false
 			}
 		case 4:
-			if foldEq(name, "host") {
+			if h1head.EqualFold(name, "host") {
 				if hostSeen || len(value) == 0 || !httpguts.ValidHostHeader(view(value)) {
 					return dst, false
 				}
@@ -86,30 +88,30 @@ func scanRequest(head []byte, fr *fastRequest, dst []byte, dropForwarded bool) (
 				fr.host = view(value)
 			}
 		case 6:
-			if foldEq(name, "expect") {
+			if h1head.EqualFold(name, "expect") {
 				return dst, false
 			}
 		case 7:
-			if foldEq(name, "upgrade") || foldEq(name, "trailer") {
+			if h1head.EqualFold(name, "upgrade") || h1head.EqualFold(name, "trailer") {
 				return dst, false
 			}
 		case 10:
 			switch {
-			case foldEq(name, "connection"):
+			case h1head.EqualFold(name, "connection"):
 				switch {
 				case fr.close:
 					return dst, false
-				case foldEq(value, "close"):
+				case h1head.EqualFold(value, "close"):
 					fr.close = true
-				case !foldEq(value, "keep-alive"):
+				case !h1head.EqualFold(value, "keep-alive"):
 					return dst, false
 				}
 				keep = false
-			case foldEq(name, "keep-alive"):
+			case h1head.EqualFold(name, "keep-alive"):
 				return dst, false
 			}
 		case 12:
-			if foldEq(name, "x-request-id") {
+			if h1head.EqualFold(name, "x-request-id") {
 				if reqIDSeen {
 					return dst, false
 				}
@@ -121,11 +123,11 @@ func scanRequest(head []byte, fr *fastRequest, dst []byte, dropForwarded bool) (
 				}
 			}
 		case 14:
-			if foldEq(name, "content-length") {
+			if h1head.EqualFold(name, "content-length") {
 				return dst, false
 			}
 		case 15:
-			if foldEq(name, "x-forwarded-for") {
+			if h1head.EqualFold(name, "x-forwarded-for") {
 				if fr.hasXFF {
 					return dst, false
 				}
@@ -133,23 +135,23 @@ func scanRequest(head []byte, fr *fastRequest, dst []byte, dropForwarded bool) (
 				keep = !dropForwarded
 			}
 		case 16:
-			if foldEq(name, "proxy-connection") {
+			if h1head.EqualFold(name, "proxy-connection") {
 				return dst, false
 			}
 		case 17:
 			switch {
-			case foldEq(name, "transfer-encoding"):
+			case h1head.EqualFold(name, "transfer-encoding"):
 				return dst, false
-			case foldEq(name, "x-forwarded-proto"):
+			case h1head.EqualFold(name, "x-forwarded-proto"):
 				fr.hasXFP = true
 				keep = !dropForwarded
 			}
 		case 18, 19:
-			if foldEq(name, "proxy-authenticate") || foldEq(name, "proxy-authorization") {
+			if h1head.EqualFold(name, "proxy-authenticate") || h1head.EqualFold(name, "proxy-authorization") {
 				return dst, false
 			}
 		}
-		if len(name) > 8 && foldEq(name[:8], "x-envoy-") {
+		if len(name) > 8 && h1head.EqualFold(name[:8], "x-envoy-") {
 			return dst, false
 		}
 		if keep {
@@ -249,32 +251,6 @@ var pathChar = func() (t [256]bool) {
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func isTokenBytes(b []byte) bool {
-	for _, c := range b {
-		if !httpguts.IsTokenRune(rune(c)) {
-			return false
-		}
-	}
-	return len(b) > 0
-}
-
-// foldEq reports whether b equals lower (lower-case ASCII) ignoring ASCII case.
-func foldEq(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // view is b as a string without a copy: only for the duration of the call that owns b.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pylon-gateway/pylon/internal/h1head"
-	"golang.org/x/net/http/httpguts"
 )
 
 var (
@@ -133,7 +132,7 @@ func scanRequestHead(head []byte) (isHead, closing bool, err error) {
 		return false, false, errInvalidRequestHead
 	}
 	sp := bytes.IndexByte(head, ' ')
-	if sp <= 0 || !isTokenBytes(head[:sp]) {
+	if sp <= 0 || !h1head.IsToken(head[:sp]) {
 		return false, false, errInvalidMethod
 	}
 	isHead = string(head[:sp]) == "HEAD"
@@ -145,7 +144,7 @@ func scanRequestHead(head []byte) (isHead, closing bool, err error) {
 		line := rest[:eol]
 		rest = rest[eol+1:]
 		const name = "connection:"
-		if len(line) > len(name) && line[0]|0x20 == 'c' && equalFoldASCII(line[:len(name)], name) {
+		if len(line) > len(name) && line[0]|0x20 == 'c' && h1head.EqualFold(line[:len(name)], name) {
 			v := line[len(name):]
 			if n := len(v); n > 0 && v[n-1] == '\r' {
 				v = v[:n-1]
@@ -155,31 +154,6 @@ func scanRequestHead(head []byte) (isHead, closing bool, err error) {
 		}
 	}
 	return isHead, closing || http10 && !keepAlive, nil
-}
-
-func isTokenBytes(b []byte) bool {
-	for _, c := range b {
-		if !httpguts.IsTokenRune(rune(c)) {
-			return false
-		}
-	}
-	return true
-}
-
-// equalFoldASCII compares b with lower, lower-case ASCII, without regard to case.
-func equalFoldASCII(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // roundTripRaw runs one raw exchange. Unless it leaves resp reading a body from the

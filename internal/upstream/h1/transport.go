@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pylon-gateway/pylon/internal/h1head"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -214,7 +215,7 @@ func validate(req *http.Request, body io.ReadCloser) error {
 	if body == nil && req.ContentLength > 0 {
 		return errNilBody
 	}
-	if m := req.Method; m != "" && !isToken(m) {
+	if m := req.Method; m != "" && !h1head.IsToken(m) {
 		return errInvalidMethod
 	}
 	host := req.Host
@@ -250,15 +251,6 @@ func validHeader(h http.Header) error {
 		}
 	}
 	return nil
-}
-
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !httpguts.IsTokenRune(rune(s[i])) {
-			return false
-		}
-	}
-	return true
 }
 
 // validTargetPart rejects what would break the request line: controls, spaces, non-ASCII.
