@@ -102,7 +102,7 @@ func New(cfg config.Cluster, reg *stats.Registry, log *slog.Logger) (*Cluster, e
 		hosts := make([]*lb.Host, 0, len(cfg.Endpoints))
 		for _, e := range cfg.Endpoints {
 			host, _, _ := net.SplitHostPort(e.Address)
-			hosts = append(hosts, lb.NewHost(e.Address, host, e.Weight))
+			hosts = append(hosts, c.newHost(e.Address, host, e.Weight))
 		}
 		if err := c.setHosts(hosts); err != nil {
 			return nil, err
@@ -190,7 +190,7 @@ func (c *Cluster) resolve(ctx context.Context) {
 			seen[addr] = true
 			h, ok := prev[addr]
 			if !ok || h.Weight != e.Weight {
-				h = lb.NewHost(addr, name, e.Weight)
+				h = c.newHost(addr, name, e.Weight)
 				changed = true
 			}
 			hosts = append(hosts, h)
@@ -440,6 +440,13 @@ func (c *Cluster) PickPlain() (h *lb.Host, ok bool) {
 		c.lbPanic.Inc()
 	}
 	return s.balancer.Pick(nil), true
+}
+
+// newHost makes an endpoint; its in-flight count is striped unless the balancer reads it.
+func (c *Cluster) newHost(address, hostname string, weight uint32) *lb.Host {
+	h := lb.NewHost(address, hostname, weight)
+	h.SpreadActive = c.Config.LB != lb.LeastRequest
+	return h
 }
 
 // H1 is the cluster's HTTP/1.1 transport, nil when the cluster speaks HTTP/2 upstream.

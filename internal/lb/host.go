@@ -1,6 +1,10 @@
 package lb
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/pylon-gateway/pylon/internal/stripe"
+)
 
 // Host is one upstream endpoint as the balancers see it.
 //
@@ -19,8 +23,18 @@ type Host struct {
 	// zero weight in the configuration.
 	Weight uint32
 
-	// active counts requests outstanding on the host (Acquire minus Release).
-	active atomic.Int64
+	// SpreadActive stripes the outstanding-request count over cache lines (package stripe),
+	// for AcquireStriped on a path every request takes. Set it before the host is shared, on
+	// hosts whose balancer does not read the count (all but least_request): reading it sums
+	// the stripes.
+	SpreadActive bool
+
+	// active counts requests outstanding on the host (Acquire minus Release): in active[0],
+	// or over all the stripes with SpreadActive.
+	active [stripe.N]struct {
+		n atomic.Int64
+		_ [56]byte
+	}
 	// unhealthy is negated so that the zero Host (and every new Host) starts healthy, as
 	// Envoy treats a host as healthy until a health checker says otherwise.
 	unhealthy atomic.Bool
@@ -35,14 +49,38 @@ func NewHost(address, hostname string, weight uint32) *Host {
 }
 
 // Active returns the number of outstanding requests on h.
-func (h *Host) Active() int64 { return h.active.Load() }
+func (h *Host) Active() int64 {
+	if !h.SpreadActive {
+		return h.active[0].n.Load()
+	}
+	var n int64
+	for i := range h.active {
+		n += h.active[i].n.Load()
+	}
+	return n
+}
 
 // Acquire records that a request started on h. The proxy must pair it with exactly one
 // Release when the request ends (including on error), or least_request drifts away from h.
-func (h *Host) Acquire() { h.active.Add(1) }
+func (h *Host) Acquire() { h.active[0].n.Add(1) }
 
 // Release records that a request on h ended.
-func (h *Host) Release() { h.active.Add(-1) }
+func (h *Host) Release() { h.active[0].n.Add(-1) }
+
+// AcquireStriped is Acquire on the calling goroutine's stripe when the host has SpreadActive
+// (on stripe 0 otherwise): goroutines on different cores then mostly update different cache
+// lines. Pass the stripe it returns to ReleaseStriped.
+func (h *Host) AcquireStriped() int {
+	i := 0
+	if h.SpreadActive {
+		i = stripe.Index()
+	}
+	h.active[i].n.Add(1)
+	return i
+}
+
+// ReleaseStriped ends a request recorded by AcquireStriped.
+func (h *Host) ReleaseStriped(i int) { h.active[i].n.Add(-1) }
 
 // Healthy reports whether h is healthy. Balancers do not look at it: the cluster passes only
 // the eligible hosts to New and rebuilds the balancer when health changes.
@@ -75,7 +113,7 @@ func (h *Host) hashKey() string {
 // activeNonNeg returns Active clamped at 0: an unpaired Release must not turn into a negative
 // load that least_request would prefer forever (or a division by zero in (active+1)).
 func (h *Host) activeNonNeg() uint64 {
-	if a := h.active.Load(); a > 0 {
+	if a := h.Active(); a > 0 {
 		return uint64(a)
 	}
 	return 0

@@ -5,7 +5,12 @@ import (
 	"testing"
 )
 
-func setActive(h *Host, n int64) { h.active.Store(n) }
+func setActive(h *Host, n int64) {
+	for i := range h.active {
+		h.active[i].n.Store(0)
+	}
+	h.active[0].n.Store(n)
+}
 
 func TestLeastRequestEqualWeights(t *testing.T) {
 	for _, tc := range []struct {

@@ -169,10 +169,10 @@ func (l *Listener) ServeFast(fc *h1.FastConn, head []byte) bool {
 	}
 	cst.RqTotal.Inc()
 	cst.RqActive.Inc()
-	host.Acquire()
+	hostStripe := host.AcquireStriped()
 	defer func() {
 		cst.RqActive.Dec()
-		host.Release()
+		host.ReleaseStriped(hostStripe)
 		c.Breaker.Release()
 	}()
 
