@@ -113,12 +113,8 @@ func (l *Listener) ServeFast(fc *h1.FastConn, head []byte) bool {
 	}()
 
 	// Envoy's sanitizing, as sanitize does it.
-	var xff string
 	if useRemote {
-		if fr.hasXFF {
-			xff = fr.xff + ", " + info.RemoteIP
-		} else {
-			xff = info.RemoteIP
+		if !fr.hasXFF {
 			info.Internal = l.internal(info.RemoteIP)
 		}
 	} else if fr.hasXFF && strings.IndexByte(fr.xff, ',') < 0 {
@@ -133,7 +129,14 @@ func (l *Listener) ServeFast(fc *h1.FastConn, head []byte) bool {
 	out = append(out, "\r\n"...)
 	out = append(out, fields...)
 	if useRemote {
-		out = appendField(out, "X-Forwarded-For", xff)
+		// The client's value with the peer appended, written in place (no string built).
+		out = append(out, "X-Forwarded-For: "...)
+		if fr.hasXFF {
+			out = append(out, fr.xff...)
+			out = append(out, ", "...)
+		}
+		out = append(out, info.RemoteIP...)
+		out = append(out, "\r\n"...)
 	}
 	if info.Internal {
 		out = append(out, "X-Envoy-Internal: true\r\n"...)
